@@ -1,0 +1,64 @@
+# esnas — `make help` lists the targets. Every target runs inside .venv (built by `make install`).
+.DEFAULT_GOAL := help
+SHELL := bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Tests never touch the network or a W&B account (see tests/conftest.py for the rest).
+TEST_ENV := WANDB_MODE=disabled WANDB_SILENT=true HF_HUB_OFFLINE=1 HYDRA_FULL_ERROR=1
+PYTEST := $(TEST_ENV) $(BIN)/python -m pytest
+
+.PHONY: help
+help: ## Show this help
+	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+.PHONY: install
+install: $(BIN)/python ## Build .venv from nothing: esnas editable + dev + launchers (CPU torch pins)
+	$(BIN)/pip install -q -c requirements/constraints.txt -e '.[dev,launchers]'
+	$(BIN)/python -m compileall -q $(VENV) src > /dev/null || true
+	@$(BIN)/python -c "import esnas, torch, timm, hydra, lightning, wandb; \
+		print(f'esnas {esnas.__version__} ready: torch {torch.__version__}, timm {timm.__version__}')"
+
+.PHONY: install-gpu
+install-gpu: $(BIN)/python ## Same as install without the CPU pins (a GPU machine picks its own torch)
+	$(BIN)/pip install -q -e '.[dev,launchers]'
+
+.PHONY: test
+test: ## Fast test suite (no `slow`, no `gpu`); < 10 minutes on 2 cores
+	$(PYTEST) -q
+
+.PHONY: test-full
+test-full: ## All tests except `gpu` (includes `slow`)
+	$(PYTEST) -q -m "not gpu"
+
+.PHONY: test-gpu
+test-gpu: ## GPU tests only (needs CUDA)
+	$(PYTEST) -q -m gpu
+
+.PHONY: lint
+lint: ## ruff lint + format check
+	$(BIN)/ruff check src tests experiments
+	$(BIN)/ruff format --check src tests experiments
+
+.PHONY: format
+format: ## ruff autofix + format
+	$(BIN)/ruff check --fix src tests experiments
+	$(BIN)/ruff format src tests experiments
+
+.PHONY: bench
+bench: ## Benchmarks (speed and memory live here, never in unit tests)
+	$(TEST_ENV) $(BIN)/python experiments/bench_startup.py
+
+.PHONY: clean
+clean: ## Remove caches and run outputs (keeps .venv and committed results)
+	rm -rf .pytest_cache .ruff_cache .hypothesis build dist src/*.egg-info logs outputs multirun wandb
+	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
+
+.PHONY: clean-all
+clean-all: clean ## clean, and remove .venv
+	rm -rf $(VENV)

@@ -1,0 +1,39 @@
+"""Builds the ``main()`` of each entry point around :func:`esnas.utils.task.run_task`."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig
+
+from esnas.utils.config import ConfigChoiceError, check_group_choices, config_dir
+from esnas.utils.task import RunContext, run_task
+
+Task = Callable[[RunContext], Mapping[str, Any] | None]
+
+
+def hydra_entry(config_name: str, job_type: str, task: Task) -> Callable[[], Any]:
+    """A console-script ``main`` that composes ``conf/<config_name>.yaml`` and runs ``task``.
+
+    Bad group choices (``space=typo``) fail before Hydra starts, with one line that lists
+    the valid options and exit status 2.
+    """
+
+    @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name=config_name)
+    def _hydra_main(cfg: DictConfig) -> Any:
+        figures = run_task(cfg, job_type, task)
+        return figures.get(cfg.get("optimized_metric")) if cfg.get("optimized_metric") else None
+
+    def main() -> Any:
+        try:
+            check_group_choices(sys.argv[1:])
+        except ConfigChoiceError as err:
+            print(f"esnas-{config_name}: error: {err}", file=sys.stderr)
+            raise SystemExit(2) from None
+        return _hydra_main()
+
+    main.__doc__ = f"esnas-{config_name}: {task.__doc__ or ''}".strip()
+    return main

@@ -1,0 +1,231 @@
+"""The NAS-Bench-201 / NATS-Bench TSS cell network, rebuilt so parameter counts match NATS exactly.
+
+Why a re-implementation instead of importing NATS/AutoDL: neither is installable offline, and
+the metrics only need a freshly initialised ``nn.Module``. Module names follow AutoDL's
+``TinyNetwork`` (``stem``, ``cells.{i}.layers.{j}.op``, ``lastact``, ``classifier``) so NATS
+state dicts map by name. The models package imports nothing from ``esnas.spaces``; the space
+imports the constants and the parser below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+OP_NAMES: tuple[str, ...] = (
+    "none",
+    "skip_connect",
+    "nor_conv_1x1",
+    "nor_conv_3x3",
+    "avg_pool_3x3",
+)
+"""NB201's own op order (NASLib numbers ops differently: always map through ``arch_str``)."""
+
+EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
+"""(from_node, to_node) of each gene, in the order the official ``arch_str`` lists them."""
+
+NUM_NODES = 4
+ARCH_STR_FORMAT = "|op~0|+|op~0|op~1|+|op~0|op~1|op~2|"
+
+
+def parse_arch_str(arch: str) -> tuple[str, ...]:
+    """Parses an official NB201 ``arch_str`` into the 6 op names in ``EDGES`` order.
+
+    Raises:
+        ValueError: if ``arch`` is not of the form ``ARCH_STR_FORMAT`` with ops from
+            ``OP_NAMES``; the message names both.
+    """
+    hint = f"expected NB201 arch_str {ARCH_STR_FORMAT} with op in {{{', '.join(OP_NAMES)}}}"
+    if not isinstance(arch, str) or not (arch.startswith("|") and arch.endswith("|")):
+        raise ValueError(f"bad arch {arch!r}: {hint}")
+    nodes = arch[1:-1].split("|+|")
+    if len(nodes) != NUM_NODES - 1:
+        raise ValueError(f"bad arch {arch!r}: {hint}")
+    ops: list[str] = []
+    for to_node, node in enumerate(nodes, start=1):
+        tokens = node.split("|")
+        if len(tokens) != to_node:
+            raise ValueError(f"bad arch {arch!r}: node {to_node} needs {to_node} inputs; {hint}")
+        for from_node, token in enumerate(tokens):
+            op, sep, src = token.partition("~")
+            if not sep or src != str(from_node) or op not in OP_NAMES:
+                raise ValueError(f"bad arch {arch!r}: bad edge {token!r}; {hint}")
+            ops.append(op)
+    return tuple(ops)
+
+
+def to_arch_str(ops: Sequence[str]) -> str:
+    """The official NB201 string of 6 op names given in ``EDGES`` order."""
+    if len(ops) != len(EDGES) or any(op not in OP_NAMES for op in ops):
+        raise ValueError(f"need {len(EDGES)} ops from {OP_NAMES}, got {tuple(ops)!r}")
+    nodes = [
+        "|".join(f"{op}~{i}" for op, (i, j) in zip(ops, EDGES, strict=True) if j == to_node)
+        for to_node in range(1, NUM_NODES)
+    ]
+    return "|" + "|+|".join(nodes) + "|"
+
+
+class ReLUConvBN(nn.Module):
+    """ReLU → Conv (no bias) → BN(affine, running stats): AutoDL's ``ReLUConvBN``."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int) -> None:
+        super().__init__()
+        self.op = nn.Sequential(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding, bias=False),
+            nn.BatchNorm2d(c_out, affine=True, track_running_stats=True),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.op(x)
+
+
+class Zero(nn.Module):
+    """The ``none`` op; ``x.mul(0.)`` (as NATS) keeps the graph so gradients are zeros, not None."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mul(0.0)
+
+
+class AvgPool3x3(nn.Module):
+    """The ``avg_pool_3x3`` op (stride 1, padding 1, padded zeros not counted)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.op = nn.AvgPool2d(3, stride=1, padding=1, count_include_pad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.op(x)
+
+
+OPS: dict[str, Callable[[int], nn.Module]] = {
+    "none": lambda c: Zero(),
+    "skip_connect": lambda c: nn.Identity(),
+    "nor_conv_1x1": lambda c: ReLUConvBN(c, c, 1, 1, 0),
+    "nor_conv_3x3": lambda c: ReLUConvBN(c, c, 3, 1, 1),
+    "avg_pool_3x3": lambda c: AvgPool3x3(),
+}
+"""Op factories for a normal cell (stride 1, C_in == C_out, as in every NB201 cell)."""
+
+
+class InferCell(nn.Module):
+    """One NB201 cell: node j is the sum over i < j of op_{i,j}(node i); node 3 is the output."""
+
+    def __init__(self, ops: Sequence[str], channels: int) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(OPS[op](channels) for op in ops)
+        self.ops = tuple(ops)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        nodes = [x]
+        for to_node in range(1, NUM_NODES):
+            terms = [
+                layer(nodes[i])
+                for layer, (i, j) in zip(self.layers, EDGES, strict=True)
+                if j == to_node
+            ]
+            nodes.append(sum(terms[1:], terms[0]))
+        return nodes[-1]
+
+
+class ResNetBasicblock(nn.Module):
+    """Stride-2 reduction block between stages (AutoDL's ``ResNetBasicblock``)."""
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.conv_a = ReLUConvBN(c_in, c_out, 3, 2, 1)
+        self.conv_b = ReLUConvBN(c_out, c_out, 3, 1, 1)
+        # Why no BN here: NATS' shortcut is AvgPool + 1x1 conv only; a BN would add params.
+        self.downsample = nn.Sequential(
+            nn.AvgPool2d(kernel_size=2, stride=2, padding=0),
+            nn.Conv2d(c_in, c_out, kernel_size=1, stride=1, padding=0, bias=False),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.downsample(x) + self.conv_b(self.conv_a(x))
+
+
+class NB201Network(nn.Module):
+    """NATS ``TinyNetwork``: stem, 3 stages of ``N`` cells at C/2C/4C, reductions, head.
+
+    Args:
+        genome: 6 op names in ``EDGES`` order, or an official ``arch_str``.
+        num_classes: classifier outputs (10 / 100 / 120 for the NB201 datasets).
+        C: stem / first-stage channels (16 in NB201).
+        N: cells per stage (5 in NB201).
+    """
+
+    def __init__(
+        self, genome: Sequence[str] | str, num_classes: int = 10, C: int = 16, N: int = 5
+    ) -> None:
+        super().__init__()
+        ops = parse_arch_str(genome) if isinstance(genome, str) else tuple(genome)
+        self.arch_str = to_arch_str(ops)  # also validates a sequence of ops
+        self.ops = ops
+        self.num_classes = num_classes
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, C, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(C)
+        )
+        cells: list[nn.Module] = []
+        c_prev = C
+        for stage, c in enumerate((C, 2 * C, 4 * C)):
+            if stage > 0:
+                cells.append(ResNetBasicblock(c_prev, c))
+            cells.extend(InferCell(ops, c) for _ in range(N))
+            c_prev = c
+        self.cells = nn.ModuleList(cells)
+        self.num_features = c_prev
+        self.lastact = nn.Sequential(nn.BatchNorm2d(c_prev), nn.ReLU(inplace=True))
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(c_prev, num_classes)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Stem and cells up to the last BN-ReLU: the (B, 4C, H/4, W/4) feature map."""
+        x = self.stem(x)
+        for cell in self.cells:
+            x = cell(x)
+        return self.lastact(x)
+
+    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
+        """Global average pool and the linear classifier."""
+        return self.classifier(self.global_pooling(x).flatten(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+def count_macs(
+    ops: Sequence[str], num_classes: int, hw: tuple[int, int], C: int = 16, N: int = 5
+) -> int:
+    """Conv and linear multiply-accumulates of ``NB201Network``, computed without building it.
+
+    Counts what ``torch.utils.flop_counter.FlopCounterMode`` counts (convolutions and the
+    linear layer; FLOPs = 2 × MACs there); BN, ReLU, pooling and additions are not counted.
+    """
+    h, w = hw
+    macs = 3 * C * 9 * h * w  # stem
+    per_conv = {"nor_conv_1x1": 1, "nor_conv_3x3": 9}
+    cell_k = sum(per_conv.get(op, 0) for op in ops)
+    c_prev = C
+    for stage, c in enumerate((C, 2 * C, 4 * C)):
+        if stage > 0:
+            h, w = (h + 1) // 2, (w + 1) // 2  # conv 3x3 stride 2 padding 1
+            macs += (9 * c_prev * c + 9 * c * c + c_prev * c) * h * w
+        macs += N * cell_k * c * c * h * w
+        c_prev = c
+    return macs + c_prev * num_classes
+
+
+def count_params(ops: Sequence[str], num_classes: int, C: int = 16, N: int = 5) -> int:
+    """Trainable parameters of ``NB201Network`` (what NATS reports), without building it."""
+    per_conv = {"nor_conv_1x1": 1, "nor_conv_3x3": 9}
+    params = 3 * C * 9 + 2 * C  # stem conv + BN
+    c_prev = C
+    for stage, c in enumerate((C, 2 * C, 4 * C)):
+        if stage > 0:
+            params += 9 * c_prev * c + 2 * c + 9 * c * c + 2 * c + c_prev * c
+        params += N * sum(per_conv[op] * c * c + 2 * c for op in ops if op in per_conv)
+        c_prev = c
+    return params + 2 * c_prev + c_prev * num_classes + num_classes

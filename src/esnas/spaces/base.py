@@ -1,0 +1,89 @@
+"""The search-space protocol: what a strategy may ask of a space, and nothing more.
+
+A space owns its genomes. Strategies only sample, mutate one gene group, cross over,
+encode/decode and read costs; they never build models themselves (the scorer does, via
+:meth:`SearchSpace.build`). Genome randomness comes from an explicit ``random.Random`` so
+one seed reproduces a search and its state can be checkpointed (``rng.getstate()``).
+"""
+
+from __future__ import annotations
+
+import abc
+import random
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from torch import nn
+
+from esnas.utils.registry import Registry
+
+GeneGroup = Literal["topology", "size"]
+GENE_GROUPS: tuple[GeneGroup, ...] = ("topology", "size")
+
+SPACES: Registry[type[SearchSpace]] = Registry("space")
+register_space = SPACES.register
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Model cost at the space's input resolution: parameter count and multiply-accumulates."""
+
+    params: int
+    macs: int
+
+
+class SearchSpace(abc.ABC):
+    """Base class of every space; genomes are immutable, hashable values.
+
+    Subclasses set ``name`` and ``gene_groups`` (the subset of ``GENE_GROUPS`` they have,
+    e.g. NB201 has only ``("topology",)``) and implement the abstract methods.
+    """
+
+    name: str = ""
+    gene_groups: tuple[GeneGroup, ...] = ()
+
+    @property
+    @abc.abstractmethod
+    def input_shape(self) -> tuple[int, int, int]:
+        """The (C, H, W) shape a built model expects."""
+
+    @abc.abstractmethod
+    def sample(self, rng: random.Random) -> Hashable:
+        """A uniformly random valid genome."""
+
+    @abc.abstractmethod
+    def mutate(self, genome: Hashable, group: GeneGroup, rng: random.Random) -> Hashable:
+        """A copy of ``genome`` with one gene of ``group`` changed to a different valid value."""
+
+    @abc.abstractmethod
+    def crossover(self, a: Hashable, b: Hashable, rng: random.Random) -> Hashable:
+        """Uniform crossover: each gene taken from ``a`` or ``b`` with probability 1/2."""
+
+    @abc.abstractmethod
+    def encode(self, genome: Hashable) -> str:
+        """The canonical string of ``genome`` (one string per genome, stable across versions)."""
+
+    @abc.abstractmethod
+    def decode(self, arch: str) -> Hashable:
+        """Inverse of :meth:`encode`; raises ``ValueError`` naming the valid format."""
+
+    @abc.abstractmethod
+    def cost(self, genome: Hashable) -> Cost:
+        """Params and MACs without building the model (cheap enough for the search loop)."""
+
+    @abc.abstractmethod
+    def build(self, genome: Hashable) -> nn.Module:
+        """A freshly initialised ``nn.Module`` for ``genome``."""
+
+    def has_group(self, group: GeneGroup) -> bool:
+        return group in self.gene_groups
+
+    def describe(self) -> dict[str, Any]:
+        """Plain-dict facts about the space for logs and result files."""
+        return {"name": self.name, "gene_groups": list(self.gene_groups)}
+
+
+def create_space(name: str, **kwargs: Any) -> SearchSpace:
+    """Instantiates the space registered as ``name``."""
+    return SPACES.get(name)(**kwargs)

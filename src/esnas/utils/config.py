@@ -1,0 +1,85 @@
+"""Where the configs live, early one-line errors for bad group choices, and config hashing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import InterpolationResolutionError
+
+# Groups whose options come from Hydra or its plugins, not from files in conf/.
+_EXTERNAL_GROUPS = ("hydra",)
+# Keys that differ between runs of the same experiment and so stay out of its hash.
+_UNHASHED_KEYS = ("paths", "logger", "hydra", "tags")
+
+
+class ConfigChoiceError(ValueError):
+    """An override picks a config-group option that does not exist."""
+
+
+def config_dir() -> Path:
+    """The project's ``conf/`` folder (``ESNAS_CONFIG_DIR`` overrides it)."""
+    env = os.environ.get("ESNAS_CONFIG_DIR")
+    if env:
+        return Path(env).resolve()
+    return Path(__file__).resolve().parents[3] / "conf"
+
+
+def group_options(group: str, root: Path | None = None) -> list[str]:
+    """The option names of a config group (YAML stems in ``conf/<group>/``)."""
+    folder = (root or config_dir()) / group
+    return sorted(p.stem for p in folder.glob("*.yaml"))
+
+
+def _choices(override: Any) -> Iterable[str]:
+    """Every option an override names: one value, a multi-select list, or a sweep."""
+    if override.is_sweep_override():
+        return [str(v) for v in override.sweep_iterator()]
+    value = override.value()
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    return [] if value is None else [str(value)]
+
+
+def check_group_choices(overrides: Sequence[str], root: Path | None = None) -> None:
+    """Raises :class:`ConfigChoiceError` (one line, listing the valid options) when an
+    override such as ``space=foo`` or ``-m metric=a,b`` names a missing group option.
+
+    Hydra reports the same mistake as a multi-line trace; checking first gives users the
+    short answer. Overrides that are not group choices are left for Hydra to judge.
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    root = root or config_dir()
+    args = [o for o in overrides if not o.startswith("-") and "=" in o]
+    for override in OverridesParser.create().parse_overrides(args):
+        group = override.key_or_group
+        if override.is_delete() or group.split("/")[0] in _EXTERNAL_GROUPS:
+            continue
+        if not (root / group).is_dir():
+            continue
+        valid = group_options(group, root)
+        for choice in _choices(override):
+            if choice not in valid and choice != "null":
+                raise ConfigChoiceError(
+                    f"unknown {group} {choice!r}; valid {group} options: {', '.join(valid)}"
+                )
+
+
+def config_hash(cfg: DictConfig) -> str:
+    """A short stable hash of the experiment's resolved config, without run-specific keys
+    (output paths, logger, tags), so two runs of the same experiment share it."""
+    try:
+        container = OmegaConf.to_container(cfg, resolve=True)
+    except (InterpolationResolutionError, ValueError):
+        # Outside a Hydra run `${hydra:...}` cannot resolve: hash the raw text instead.
+        container = OmegaConf.to_container(cfg, resolve=False)
+    assert isinstance(container, dict)
+    kept = {k: v for k, v in container.items() if k not in _UNHASHED_KEYS}
+    blob = json.dumps(kept, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]

@@ -1,0 +1,129 @@
+"""The task wrapper every entry point runs in: seed, W&B run, summary.json, always closed.
+
+A task is a function ``fn(ctx) -> figures`` (a dict of JSON-friendly final numbers). The
+wrapper gives it a :class:`RunContext`, and whatever happens writes ``summary.json`` and
+finishes the logger, so a failed or interrupted multirun job never leaves its W&B run open
+for the next job to append to.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from esnas.utils.config import config_hash
+from esnas.utils.console import get_logger
+from esnas.utils.loggers import RunLogger
+from esnas.utils.seeding import seed_everything
+
+log = get_logger(__name__)
+
+SUMMARY_FILE = "summary.json"
+
+
+@dataclass
+class RunContext:
+    """What a task needs from its run: the config, its folder and its logger."""
+
+    cfg: DictConfig
+    output_dir: Path
+    logger: RunLogger
+    job_type: str
+
+
+def output_dir_of(cfg: DictConfig) -> Path:
+    """The run's folder: Hydra's ``runtime.output_dir``, else ``paths.output_dir``."""
+    if HydraConfig.initialized():
+        return Path(HydraConfig.get().runtime.output_dir)
+    return Path(cfg.paths.output_dir)
+
+
+def git_info(start: Path | None = None) -> dict[str, Any]:
+    """The commit (and whether the tree is dirty) of the checkout esnas runs from."""
+    where = start or Path(__file__).resolve().parent
+    try:
+
+        def git(*args: str) -> str:
+            return subprocess.run(
+                ["git", *args], cwd=where, capture_output=True, text=True, check=True, timeout=10
+            ).stdout.strip()
+
+        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": "unknown", "dirty": None}
+
+
+def write_json_atomic(path: Path, payload: Mapping[str, Any]) -> None:
+    """Writes JSON via a temporary file and a rename, so readers never see half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+    os.replace(tmp, path)
+
+
+def _overrides() -> list[str]:
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+def run_task(
+    cfg: DictConfig, job_type: str, fn: Callable[[RunContext], Mapping[str, Any] | None]
+) -> dict[str, Any]:
+    """Runs ``fn`` inside a seeded, logged run and returns its figures.
+
+    Writes ``summary.json`` (status, figures, config hash, git commit, wall time) into the
+    output folder whether ``fn`` returns or raises; the exception is re-raised.
+    """
+    started, t0 = datetime.now(timezone.utc), time.perf_counter()
+    out = output_dir_of(cfg)
+    out.mkdir(parents=True, exist_ok=True)
+    seed_everything(int(cfg.seed))
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    summary: dict[str, Any] = {
+        "task": cfg.get("task_name", job_type),
+        "job_type": job_type,
+        "status": "running",
+        "figures": {},
+        "seed": int(cfg.seed),
+        "config_hash": config_hash(cfg),
+        "git": git_info(),
+        "overrides": _overrides(),
+        "started_at": started.isoformat(timespec="seconds"),
+        "output_dir": str(out),
+    }
+    exit_code, logger = 1, None
+    try:
+        make_logger = instantiate(cfg.logger, _partial_=True)  # run_config holds `_target_`s
+        logger = make_logger(output_dir=str(out), job_type=job_type, run_config=resolved)
+        figures = dict(
+            fn(RunContext(cfg=cfg, output_dir=out, logger=logger, job_type=job_type)) or {}
+        )
+        summary.update(status="completed", figures=figures)
+        logger.log_summary(figures)
+        exit_code = 0
+        return figures
+    except BaseException as err:  # KeyboardInterrupt too: the summary must say what happened
+        summary.update(
+            status="failed",
+            error=f"{type(err).__name__}: {err}",
+            traceback=traceback.format_exc(limit=20),
+        )
+        raise
+    finally:
+        summary["wall_time_s"] = round(time.perf_counter() - t0, 3)
+        write_json_atomic(out / SUMMARY_FILE, summary)
+        try:
+            if logger is not None:
+                logger.close(exit_code=exit_code)
+        except Exception:  # a logger failing to close must not hide the task's own error
+            log.exception("closing the %s logger failed", type(logger).__name__)
