@@ -1,11 +1,14 @@
 """Search spaces: importing this package registers every space by name."""
 
 from esnas.spaces.base import SPACES, Cost, GeneGroup, SearchSpace, create_space, register_space
+from esnas.spaces.esformer import ESFormerGenome, ESFormerSpace
 from esnas.spaces.nb201 import NB201Genome, NB201GroundTruth, NB201Space, is_connected
 
 __all__ = [
     "SPACES",
     "Cost",
+    "ESFormerGenome",
+    "ESFormerSpace",
     "GeneGroup",
     "NB201Genome",
     "NB201GroundTruth",

@@ -1,0 +1,285 @@
+"""ESFormer: a hybrid CNN-Transformer timm model family whose architecture is a genome.
+
+The genome (see ``esnas.spaces.esformer``) fixes a conv stem, four stages at strides
+4/8/16/32 whose blocks are picked per position (MBConv, MBConv+SE, ConvNeXt, pooling
+MetaFormer, global attention, downsampled-KV attention) and a norm-pool-linear head. The
+model only needs the genome as a plain dict, so this package never imports the spaces.
+
+Example:
+    >>> import timm, esnas.models.esformer  # registers the entry points
+    >>> model = timm.create_model("esformer_xs", num_classes=10)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+from timm.layers import ConvNormAct, NormMlpClassifierHead, trunc_normal_
+from timm.models import build_model_with_cfg, checkpoint_seq, generate_default_cfgs, register_model
+from torch import nn
+
+from esnas.models.esformer_blocks import Attention, create_block
+
+__all__ = ["ESFormer", "create_esformer", "genome_dict"]
+
+NUM_STAGES = 4
+
+
+def genome_dict(genome: Any) -> dict[str, Any]:
+    """Returns the plain-dict form of a genome given as a dict or as an object with ``to_dict``.
+
+    The dict form is ``{"stem_width": int, "head_dim": int, "stages": [{"width": int,
+    "expansion": int, "blocks": [op, ...]}, ...4 stages]}``.
+    """
+    d = genome.to_dict() if hasattr(genome, "to_dict") else genome
+    if not isinstance(d, Mapping) or len(d.get("stages", ())) != NUM_STAGES:
+        raise ValueError(
+            "ESFormer genome must be a dict {stem_width, head_dim, stages: [4 x {width, "
+            "expansion, blocks}]} or have .to_dict(); got " + type(genome).__name__
+        )
+    return dict(d)
+
+
+class ESFormerStage(nn.Module):
+    """One stage: an optional 2x2 stride-2 downsample (norm + conv), then the blocks."""
+
+    def __init__(
+        self,
+        in_chs: int,
+        out_chs: int,
+        ops: list[str],
+        expansion: int,
+        head_dim: int,
+        downsample: bool,
+        drop_path: list[float],
+        act_layer: type[nn.Module],
+    ) -> None:
+        super().__init__()
+        self.grad_checkpointing = False
+        if downsample:
+            self.downsample = nn.Sequential(
+                nn.BatchNorm2d(in_chs), nn.Conv2d(in_chs, out_chs, 2, stride=2)
+            )
+        else:
+            self.downsample = nn.Identity()
+        self.blocks = nn.Sequential(
+            *[
+                create_block(op, out_chs, expansion, head_dim, dp, act_layer=act_layer)
+                for op, dp in zip(ops, drop_path, strict=True)
+            ]
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.downsample(x)
+        if self.grad_checkpointing and not torch.jit.is_scripting():
+            return checkpoint_seq(self.blocks, x)
+        return self.blocks(x)
+
+
+class ESFormer(nn.Module):
+    """Hybrid CNN-Transformer built from an ESFormer genome, with the full timm model API.
+
+    Args:
+        genome: The architecture, as a genome object (with ``to_dict``) or its dict form.
+        num_classes: Classifier outputs; 0 removes the classifier.
+        in_chans: Input channels.
+        global_pool: Head pooling type (timm ``SelectAdaptivePool2d`` name).
+        drop_rate: Dropout before the classifier.
+        drop_path_rate: Stochastic-depth rate, linearly increasing over all blocks.
+        act_layer: Activation used throughout.
+        fused_attn: Force fused SDPA on/off (``None``: timm's default). Off makes attention
+            explicit matmuls, which ``FlopCounterMode`` can count on CPU.
+    """
+
+    def __init__(
+        self,
+        genome: Any,
+        num_classes: int = 1000,
+        in_chans: int = 3,
+        global_pool: str = "avg",
+        drop_rate: float = 0.0,
+        drop_path_rate: float = 0.0,
+        act_layer: type[nn.Module] = nn.GELU,
+        fused_attn: bool | None = None,
+    ) -> None:
+        super().__init__()
+        g = genome_dict(genome)
+        self.genome = g
+        self.num_classes = num_classes
+        self.drop_rate = drop_rate
+        stages = g["stages"]
+        widths = [int(s["width"]) for s in stages]
+        stem = int(g["stem_width"])
+        self.stem = nn.Sequential(
+            ConvNormAct(in_chans, stem, 3, stride=2, act_layer=act_layer),
+            ConvNormAct(stem, widths[0], 3, stride=2, act_layer=act_layer),
+        )
+        depths = [len(s["blocks"]) for s in stages]
+        dpr = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        self.feature_info = []
+        blocks, prev, start = [], widths[0], 0
+        for i, s in enumerate(stages):
+            blocks.append(
+                ESFormerStage(
+                    prev,
+                    widths[i],
+                    list(s["blocks"]),
+                    int(s["expansion"]),
+                    int(g["head_dim"]),
+                    downsample=i > 0,
+                    drop_path=dpr[start : start + depths[i]],
+                    act_layer=act_layer,
+                )
+            )
+            prev, start = widths[i], start + depths[i]
+            self.feature_info.append(
+                dict(num_chs=widths[i], reduction=4 * 2**i, module=f"stages.{i}")
+            )
+        self.stages = nn.Sequential(*blocks)
+        self.num_features = self.head_hidden_size = widths[-1]
+        self.head = NormMlpClassifierHead(
+            widths[-1], num_classes, pool_type=global_pool, drop_rate=drop_rate
+        )
+        self.apply(self._init_weights)
+        if fused_attn is not None:
+            for m in self.modules():
+                if isinstance(m, Attention):
+                    m.fused_attn = fused_attn
+
+    @staticmethod
+    def _init_weights(m: nn.Module) -> None:
+        if isinstance(m, nn.Linear):
+            trunc_normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+    @torch.jit.ignore
+    def no_weight_decay(self) -> set[str]:
+        """No position embeddings or tokens to exempt; timm already skips 1-d params."""
+        return set()
+
+    @torch.jit.ignore
+    def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
+        """Parameter groups for layer-wise LR decay: stem, then stage (or block) index."""
+        blocks = (
+            r"^stages\.(\d+)"
+            if coarse
+            else [(r"^stages\.(\d+)\.blocks\.(\d+)", None), (r"^stages\.(\d+)\.downsample", (0,))]
+        )
+        return dict(stem=r"^stem", blocks=blocks)
+
+    @torch.jit.ignore
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        for s in self.stages:
+            s.grad_checkpointing = enable
+
+    @torch.jit.ignore
+    def get_classifier(self) -> nn.Module:
+        return self.head.fc
+
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
+        """Replaces the classifier (e.g. for fine-tuning); ``num_classes=0`` removes it."""
+        self.num_classes = num_classes
+        self.head.reset(num_classes, global_pool)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.stages(self.stem(x))
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        return self.head(x, pre_logits=pre_logits)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+def _cfg(**kwargs: Any) -> dict[str, Any]:
+    return {
+        "url": "",
+        "num_classes": 1000,
+        "input_size": (3, 224, 224),
+        "pool_size": (7, 7),
+        "crop_pct": 0.9,
+        "interpolation": "bicubic",
+        "mean": IMAGENET_DEFAULT_MEAN,
+        "std": IMAGENET_DEFAULT_STD,
+        "first_conv": "stem.0.conv",
+        "classifier": "head.fc",
+        "license": "apache-2.0",
+        **kwargs,
+    }
+
+
+default_cfgs = generate_default_cfgs(
+    {"esformer_xxs": _cfg(), "esformer_xs": _cfg(), "esformer_s": _cfg()}
+)
+
+
+def create_esformer(
+    genome: Any, pretrained: bool = False, variant: str = "esformer", **kwargs: Any
+) -> ESFormer:
+    """Builds an ESFormer for any genome through timm's builder (features_only, pretrained).
+
+    A searched genome has no registered variant, so it gets the family's default cfg
+    (ImageNet input and normalisation); pass ``pretrained_cfg_overlay=dict(file=...)`` with
+    ``pretrained=True`` to load local weights.
+    """
+    if not kwargs.get("pretrained_cfg") and variant not in default_cfgs:
+        kwargs["pretrained_cfg"] = _cfg(architecture=variant)
+    return build_model_with_cfg(
+        ESFormer,
+        variant,
+        pretrained,
+        genome=genome_dict(genome),
+        feature_cfg=dict(out_indices=(0, 1, 2, 3), flatten_sequential=True),
+        **kwargs,
+    )
+
+
+def _stages(*specs: tuple[int, int, str]) -> list[dict[str, Any]]:
+    """Compact stage specs ``(width, expansion, "op,op,...")`` → the genome's stage dicts."""
+    return [dict(width=w, expansion=e, blocks=ops.split(",")) for w, e, ops in specs]
+
+
+# Hand-picked genomes at the three mobile budgets (conv early, attention late, as EdgeNeXt /
+# MobileViT do); search results will replace them. Canonical strings in docs/esformer_space.md.
+GENOMES: dict[str, dict[str, Any]] = {
+    "esformer_xxs": dict(stem_width=16, head_dim=16, stages=_stages(
+        (24, 4, "ir3,ir3,ir3"), (48, 4, "ir3,ir5,cx5,cx5"),
+        (96, 3, "cx5,cx5,cx7,cx7,ka,ka"), (160, 3, "cx7,sa"))),
+    "esformer_xs": dict(stem_width=16, head_dim=32, stages=_stages(
+        (48, 3, "ir3,ir3,ir3"), (64, 4, "se3,se5,cx5,cx5"),
+        (112, 4, "cx5,cx5,cx7,cx7,ka,ka,sa"), (192, 4, "cx7,sa"))),
+    "esformer_s": dict(stem_width=24, head_dim=32, stages=_stages(
+        (64, 4, "ir3,ir3,ir3"), (96, 4, "se3,se5,cx5,cx5"),
+        (160, 4, "cx5,cx5,cx7,cx7,cx7,ka,ka,ka,sa"), (256, 4, "cx7,sa,sa"))),
+}  # fmt: skip
+
+
+@register_model
+def esformer_xxs(pretrained: bool = False, **kwargs: Any) -> ESFormer:
+    """ESFormer-XXS: 0.245 GMACs / 1.20M params at 224 (EdgeNeXt-XXS budget).
+
+    The genome is hand-picked until the search replaces it.
+    """
+    return create_esformer(GENOMES["esformer_xxs"], pretrained, "esformer_xxs", **kwargs)
+
+
+@register_model
+def esformer_xs(pretrained: bool = False, **kwargs: Any) -> ESFormer:
+    """ESFormer-XS: 0.510 GMACs / 2.15M params at 224 (EdgeNeXt-XS budget).
+
+    The genome is hand-picked until the search replaces it.
+    """
+    return create_esformer(GENOMES["esformer_xs"], pretrained, "esformer_xs", **kwargs)
+
+
+@register_model
+def esformer_s(pretrained: bool = False, **kwargs: Any) -> ESFormer:
+    """ESFormer-S: 1.219 GMACs / 5.41M params at 224 (EdgeNeXt-S budget).
+
+    The genome is hand-picked until the search replaces it.
+    """
+    return create_esformer(GENOMES["esformer_s"], pretrained, "esformer_s", **kwargs)

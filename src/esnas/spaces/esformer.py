@@ -1,0 +1,385 @@
+"""The ESFormer hybrid CNN-Transformer space: block ops are topology, the rest is size.
+
+Entropic Score searches the *topology* genes (which block, with which kernel, at every
+position of every stage); LogSynflow searches the *size* genes (depth, width and expansion
+per stage, stem width, attention head dim). See ``docs/esformer_space.md``.
+
+A genome stores one op per active block, so depth is the length of a stage's op list and
+there are no inert positional genes: mutating depth up repeats the stage's last op (a size
+mutation never invents a new block type), mutating it down drops trailing blocks.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+from torch import nn
+
+from esnas.models.esformer import ESFormer
+from esnas.models.esformer_blocks import ALL_OPS, ATTN_TYPES, CONV_OPS
+from esnas.spaces.base import Cost, GeneGroup, SearchSpace, register_space
+from esnas.spaces.esformer_cost import esformer_cost
+
+STEM_WIDTHS: tuple[int, ...] = (16, 24, 32)
+HEAD_DIMS: tuple[int, ...] = (16, 32, 64)
+EXPANSIONS: tuple[int, ...] = (2, 3, 4, 6)
+STAGE_WIDTHS: tuple[tuple[int, ...], ...] = (
+    (16, 24, 32, 48, 64),
+    (32, 48, 64, 80, 96, 128),
+    (64, 80, 96, 112, 128, 160, 192, 224, 256, 288),
+    (96, 128, 160, 192, 224, 256, 288, 320, 384, 448, 512),
+)
+STAGE_DEPTHS: tuple[tuple[int, ...], ...] = (
+    (1, 2, 3),
+    (1, 2, 3, 4),
+    tuple(range(2, 10)),
+    (1, 2, 3, 4),
+)
+# Attention starts late: downsampled-KV attention from stage 2 (28x28 tokens at 224), global
+# attention from stage 3 (14x14), where quadratic attention is affordable on mobile budgets.
+STAGE_OPS: tuple[tuple[str, ...], ...] = (
+    CONV_OPS,
+    (*CONV_OPS, "ka"),
+    ALL_OPS,
+    ALL_OPS,
+)
+NUM_STAGES = 4
+_STAGE_RE = re.compile(r"^(\d+)e(\d+):([a-z0-9]+(?:,[a-z0-9]+)*)$")
+FORMAT = "s<stem>h<head_dim>|<width>e<expansion>:<op>,<op>,...| x4 stages, e.g. " + (
+    "s16h32|32e4:ir3,ir3|64e3:se3,cx5|112e3:cx5,ka|192e3:cx7,sa"
+)
+
+
+def _check(value: Any, valid: Sequence[Any], what: str) -> None:
+    if value not in valid:
+        raise ValueError(f"{what} {value!r} invalid; valid: {', '.join(map(str, valid))}")
+
+
+@dataclass(frozen=True)
+class ESFormerGenome:
+    """One ESFormer architecture; validated on creation, hashable, with a canonical string.
+
+    Attributes:
+        stem_width: Channels of the first stem conv.
+        head_dim: Attention head width (heads = max(1, width // head_dim)).
+        widths: Channels of stages 1-4.
+        expansions: MBConv expansion / MLP ratio of stages 1-4.
+        blocks: Per stage, the op of every block (its length is the stage depth).
+    """
+
+    stem_width: int
+    head_dim: int
+    widths: tuple[int, ...]
+    expansions: tuple[int, ...]
+    blocks: tuple[tuple[str, ...], ...]
+
+    def __post_init__(self) -> None:
+        # Lists from YAML/JSON become tuples so the genome stays hashable.
+        object.__setattr__(self, "widths", tuple(self.widths))
+        object.__setattr__(self, "expansions", tuple(self.expansions))
+        object.__setattr__(self, "blocks", tuple(tuple(ops) for ops in self.blocks))
+        _check(self.stem_width, STEM_WIDTHS, "stem_width")
+        _check(self.head_dim, HEAD_DIMS, "head_dim")
+        for name in ("widths", "expansions", "blocks"):
+            if len(getattr(self, name)) != NUM_STAGES:
+                raise ValueError(f"{name} needs {NUM_STAGES} stages, got {getattr(self, name)!r}")
+        for i in range(NUM_STAGES):
+            _check(self.widths[i], STAGE_WIDTHS[i], f"stage {i + 1} width")
+            _check(self.expansions[i], EXPANSIONS, f"stage {i + 1} expansion")
+            _check(len(self.blocks[i]), STAGE_DEPTHS[i], f"stage {i + 1} depth")
+            for op in self.blocks[i]:
+                _check(op, STAGE_OPS[i], f"stage {i + 1} op")
+
+    @property
+    def depths(self) -> tuple[int, ...]:
+        return tuple(len(ops) for ops in self.blocks)
+
+    def __str__(self) -> str:
+        """Canonical string, e.g. ``s16h32|32e4:ir3,ir3|64e3:se3,cx5|112e3:ka,ka|192e3:sa``."""
+        stages = (
+            f"{w}e{e}:{','.join(ops)}"
+            for w, e, ops in zip(self.widths, self.expansions, self.blocks, strict=True)
+        )
+        return f"s{self.stem_width}h{self.head_dim}|" + "|".join(stages)
+
+    @classmethod
+    def parse(cls, arch: str) -> ESFormerGenome:
+        """Inverse of ``str(genome)``; raises ``ValueError`` naming the format."""
+        parts = arch.strip().split("|")
+        head = re.fullmatch(r"s(\d+)h(\d+)", parts[0])
+        stages = [_STAGE_RE.match(p) for p in parts[1:]]
+        if head is None or len(stages) != NUM_STAGES or not all(stages):
+            raise ValueError(f"bad ESFormer arch string {arch!r}; format: {FORMAT}")
+        return cls(
+            stem_width=int(head[1]),
+            head_dim=int(head[2]),
+            widths=tuple(int(m[1]) for m in stages),
+            expansions=tuple(int(m[2]) for m in stages),
+            blocks=tuple(tuple(m[3].split(",")) for m in stages),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (YAML/JSON-safe), also the form ``ESFormer`` is built from."""
+        return {
+            "stem_width": self.stem_width,
+            "head_dim": self.head_dim,
+            "stages": [
+                {"width": w, "expansion": e, "blocks": list(ops)}
+                for w, e, ops in zip(self.widths, self.expansions, self.blocks, strict=True)
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ESFormerGenome:
+        """Inverse of :meth:`to_dict` (accepts OmegaConf containers and lists)."""
+        try:
+            stages = list(d["stages"])
+            return cls(
+                stem_width=int(d["stem_width"]),
+                head_dim=int(d["head_dim"]),
+                widths=tuple(int(s["width"]) for s in stages),
+                expansions=tuple(int(s["expansion"]) for s in stages),
+                blocks=tuple(tuple(str(op) for op in s["blocks"]) for s in stages),
+            )
+        except (KeyError, TypeError) as err:
+            raise ValueError(
+                "ESFormer genome dict needs stem_width, head_dim and stages: [{width, expansion,"
+                f" blocks}}] x{NUM_STAGES}; missing/bad {err}"
+            ) from None
+
+
+def _count_op_configs(attention: bool) -> int:
+    """Number of per-stage op assignments over all depths (optionally conv ops only)."""
+    total = 1
+    for depths, ops in zip(STAGE_DEPTHS, STAGE_OPS, strict=True):
+        n = len(ops) if attention else len(CONV_OPS)
+        total *= sum(n**d for d in depths)
+    return total
+
+
+@register_space("esformer")
+class ESFormerSpace(SearchSpace):
+    """Hybrid CNN-Transformer space at mobile budgets (see ``docs/esformer_space.md``).
+
+    Args:
+        resolution: Square input side the costs are computed at (>= 32).
+        num_classes: Classifier outputs (counted in the cost).
+        max_macs: Optional MACs budget that :meth:`sample` respects.
+        max_params: Optional parameter budget that :meth:`sample` respects.
+        max_tries: Rejection-sampling attempts before :meth:`sample` gives up.
+    """
+
+    name = "esformer"
+    gene_groups: tuple[GeneGroup, ...] = ("topology", "size")
+
+    def __init__(
+        self,
+        resolution: int = 224,
+        num_classes: int = 1000,
+        max_macs: float | None = None,
+        max_params: float | None = None,
+        max_tries: int = 10_000,
+    ) -> None:
+        if resolution < 32:
+            raise ValueError(f"resolution {resolution} too small; ESFormer needs >= 32 (stride 32)")
+        self.resolution = int(resolution)
+        self.num_classes = int(num_classes)
+        self.max_macs = None if max_macs is None else float(max_macs)
+        self.max_params = None if max_params is None else float(max_params)
+        self.max_tries = int(max_tries)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return (3, self.resolution, self.resolution)
+
+    # ---- sampling and variation -------------------------------------------------------
+    def _sample_any(self, rng: random.Random) -> ESFormerGenome:
+        """Each gene uniform over its choices (depth first, then one op per block)."""
+        depths = [rng.choice(d) for d in STAGE_DEPTHS]
+        return ESFormerGenome(
+            stem_width=rng.choice(STEM_WIDTHS),
+            head_dim=rng.choice(HEAD_DIMS),
+            widths=tuple(rng.choice(w) for w in STAGE_WIDTHS),
+            expansions=tuple(rng.choice(EXPANSIONS) for _ in range(NUM_STAGES)),
+            blocks=tuple(
+                tuple(rng.choice(STAGE_OPS[i]) for _ in range(d)) for i, d in enumerate(depths)
+            ),
+        )
+
+    def feasible(self, genome: ESFormerGenome) -> bool:
+        """Whether ``genome`` meets the space's ``max_macs`` / ``max_params`` budgets."""
+        if self.max_macs is None and self.max_params is None:
+            return True
+        c = self.cost(genome)
+        return (self.max_macs is None or c.macs <= self.max_macs) and (
+            self.max_params is None or c.params <= self.max_params
+        )
+
+    def sample(self, rng: random.Random) -> ESFormerGenome:
+        """A random genome (each gene uniform) under the budgets, by bounded rejection."""
+        best: tuple[float, Cost] | None = None
+        for _ in range(self.max_tries):
+            g = self._sample_any(rng)
+            if self.feasible(g):
+                return g
+            c = self.cost(g)
+            excess = max(
+                c.macs / (self.max_macs or math.inf), c.params / (self.max_params or math.inf)
+            )
+            if best is None or excess < best[0]:
+                best = (excess, c)
+        assert best is not None
+        lo = self.cost(self.cheapest())
+        raise ValueError(
+            f"no ESFormer genome under max_macs={self.max_macs}, max_params={self.max_params} in "
+            f"{self.max_tries} tries; closest found {best[1].macs / 1e9:.3f} GMACs / "
+            f"{best[1].params / 1e6:.2f}M params (cheapest in space: {lo.macs / 1e9:.3f} GMACs / "
+            f"{lo.params / 1e6:.2f}M params)"
+        )
+
+    def mutate(
+        self, genome: ESFormerGenome, group: GeneGroup, rng: random.Random
+    ) -> ESFormerGenome:
+        """Changes one gene of ``group`` to a different valid value (budgets not enforced)."""
+        g = genome
+        if group == "topology":
+            stage, pos = rng.choice([(i, j) for i, d in enumerate(g.depths) for j in range(d)])
+            op = rng.choice([o for o in STAGE_OPS[stage] if o != g.blocks[stage][pos]])
+            ops = list(g.blocks[stage])
+            ops[pos] = op
+            return _replace_stage(g, stage, blocks=tuple(ops))
+        if group != "size":
+            raise ValueError(f"unknown gene group {group!r}; valid: {', '.join(self.gene_groups)}")
+        gene = rng.choice(
+            ["stem_width", "head_dim"] + [f"{k}{i}" for k in "wed" for i in range(NUM_STAGES)]
+        )
+        if gene == "stem_width":
+            return _replace(g, stem_width=rng.choice([v for v in STEM_WIDTHS if v != g.stem_width]))
+        if gene == "head_dim":
+            return _replace(g, head_dim=rng.choice([v for v in HEAD_DIMS if v != g.head_dim]))
+        kind, i = gene[0], int(gene[1])
+        if kind == "w":
+            return _replace_stage(
+                g, i, width=rng.choice([v for v in STAGE_WIDTHS[i] if v != g.widths[i]])
+            )
+        if kind == "e":
+            return _replace_stage(
+                g, i, expansion=rng.choice([v for v in EXPANSIONS if v != g.expansions[i]])
+            )
+        d = rng.choice([v for v in STAGE_DEPTHS[i] if v != g.depths[i]])
+        ops = g.blocks[i][:d] + (g.blocks[i][-1],) * max(0, d - g.depths[i])
+        return _replace_stage(g, i, blocks=ops)
+
+    def crossover(self, a: ESFormerGenome, b: ESFormerGenome, rng: random.Random) -> ESFormerGenome:
+        """Uniform crossover of every gene; block ops are crossed position by position."""
+
+        def pick(x: Any, y: Any) -> Any:
+            return x if rng.random() < 0.5 else y
+
+        blocks = []
+        for i in range(NUM_STAGES):
+            d = pick(a.depths[i], b.depths[i])
+            ops = [
+                pick(a.blocks[i][j], b.blocks[i][j])
+                if j < min(a.depths[i], b.depths[i])
+                else (a.blocks[i] if a.depths[i] > j else b.blocks[i])[j]
+                for j in range(d)
+            ]
+            blocks.append(tuple(ops))
+        return ESFormerGenome(
+            stem_width=pick(a.stem_width, b.stem_width),
+            head_dim=pick(a.head_dim, b.head_dim),
+            widths=tuple(pick(x, y) for x, y in zip(a.widths, b.widths, strict=True)),
+            expansions=tuple(pick(x, y) for x, y in zip(a.expansions, b.expansions, strict=True)),
+            blocks=tuple(blocks),
+        )
+
+    # ---- codec, cost, build -----------------------------------------------------------
+    def encode(self, genome: ESFormerGenome) -> str:
+        return str(genome)
+
+    def decode(self, arch: str) -> ESFormerGenome:
+        return ESFormerGenome.parse(arch)
+
+    def cost(self, genome: ESFormerGenome) -> Cost:
+        """Analytic params/MACs at the space's resolution (exact vs. the built model)."""
+        p, m = esformer_cost(
+            genome.stem_width,
+            genome.head_dim,
+            genome.widths,
+            genome.expansions,
+            genome.blocks,
+            self.resolution,
+            self.num_classes,
+        )
+        return Cost(params=p, macs=m)
+
+    def build(self, genome: ESFormerGenome, **kwargs: Any) -> nn.Module:
+        """A freshly initialised :class:`~esnas.models.esformer.ESFormer` (kwargs go to it)."""
+        return ESFormer(genome.to_dict(), num_classes=self.num_classes, **kwargs)
+
+    def cheapest(self) -> ESFormerGenome:
+        """The genome with the fewest MACs: smallest choice of every size gene, cheapest ops."""
+        base = dict(stem_width=STEM_WIDTHS[0], head_dim=HEAD_DIMS[0])
+        widths = tuple(w[0] for w in STAGE_WIDTHS)
+        exps = (EXPANSIONS[0],) * NUM_STAGES
+        blocks = []
+        for i in range(NUM_STAGES):  # ops are independent, so pick each stage's cheapest alone
+
+            def macs(op: str, i: int = i) -> int:
+                trial = [(STAGE_OPS[j][0],) * STAGE_DEPTHS[j][0] for j in range(NUM_STAGES)]
+                trial[i] = (op,) * STAGE_DEPTHS[i][0]
+                return esformer_cost(
+                    **base, widths=widths, expansions=exps, blocks=trial, resolution=self.resolution
+                )[1]
+
+            blocks.append((min(STAGE_OPS[i], key=macs),) * STAGE_DEPTHS[i][0])
+        return ESFormerGenome(**base, widths=widths, expansions=exps, blocks=tuple(blocks))
+
+    def size(self, distinct_models: bool = False) -> int:
+        """Number of genomes; ``distinct_models`` merges genomes that differ only in an inert
+        head_dim (no attention block), i.e. counts distinct networks."""
+        rest = len(STEM_WIDTHS) * math.prod(len(w) for w in STAGE_WIDTHS)
+        rest *= len(EXPANSIONS) ** NUM_STAGES
+        ops_all, ops_conv = _count_op_configs(True), _count_op_configs(False)
+        if distinct_models:
+            return rest * (len(HEAD_DIMS) * (ops_all - ops_conv) + ops_conv)
+        return rest * len(HEAD_DIMS) * ops_all
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **super().describe(),
+            "resolution": self.resolution,
+            "num_classes": self.num_classes,
+            "max_macs": self.max_macs,
+            "max_params": self.max_params,
+            "size": self.size(),
+            "attention_ops": list(ATTN_TYPES),
+        }
+
+
+def _replace(g: ESFormerGenome, **changes: Any) -> ESFormerGenome:
+    return ESFormerGenome(**{f.name: changes.get(f.name, getattr(g, f.name)) for f in fields(g)})
+
+
+def _replace_stage(
+    g: ESFormerGenome,
+    i: int,
+    width: int | None = None,
+    expansion: int | None = None,
+    blocks: tuple[str, ...] | None = None,
+) -> ESFormerGenome:
+    def put(t: tuple[Any, ...], v: Any) -> tuple[Any, ...]:
+        return t if v is None else (*t[:i], v, *t[i + 1 :])
+
+    return _replace(
+        g,
+        widths=put(g.widths, width),
+        expansions=put(g.expansions, expansion),
+        blocks=put(g.blocks, blocks),
+    )
