@@ -15,15 +15,19 @@ from omegaconf import OmegaConf
 from tests.conftest import CONF_DIR, PRIMARY_CONFIGS, compose_run_config, resolve_job
 
 
-def _defaults_groups(primary: str) -> set[str]:
-    """Group names listed in a primary config's defaults list."""
+def _defaults_entries(primary: str) -> dict[str, str | None]:
+    """``{group: package}`` of a primary config's defaults list (``None``: the group's own)."""
     defaults = yaml.safe_load((CONF_DIR / f"{primary}.yaml").read_text()).get("defaults", [])
-    return {
-        k.split("@")[0].removeprefix("override ")
-        for d in defaults
-        if isinstance(d, dict)
-        for k in d
-    }
+    entries: dict[str, str | None] = {}
+    for item in defaults:
+        for key in item if isinstance(item, dict) else []:
+            group, _, package = key.removeprefix("override ").partition("@")
+            entries.setdefault(group, package or None)
+    return entries
+
+
+def _defaults_groups(primary: str) -> set[str]:
+    return set(_defaults_entries(primary))
 
 
 def _group_files() -> list[Path]:
@@ -58,12 +62,19 @@ def test_group_option_composes(path: Path, tmp_path: Path) -> None:
     group = path.parent.relative_to(CONF_DIR).as_posix()
     option = path.stem
     for primary in _primaries_for(path):
-        prefix = "" if group in _defaults_groups(primary) else "+"
-        cfg = compose_run_config(primary, [f"{prefix}{group}={option}"], output_dir=tmp_path)
+        entries = _defaults_entries(primary)
+        if group not in entries:
+            override = f"+{group}={option}"
+        elif entries[group] is not None:  # e.g. metric@metric_options.entropic
+            override = f"{group}@{entries[group]}={option}"
+        else:
+            override = f"{group}={option}"
+        cfg = compose_run_config(primary, [override], output_dir=tmp_path)
         resolve_job(cfg)  # every interpolation resolves
         OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
-        if group != "hydra":
-            assert cfg.hydra.runtime.choices.get(group) == option
+        choice = group if entries.get(group) is None else f"{group}@{entries[group]}"
+        if group != "hydra" and group in entries:
+            assert cfg.hydra.runtime.choices.get(choice) == option
 
 
 def test_launchers_select_their_plugins(tmp_path: Path) -> None:

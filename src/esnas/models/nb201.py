@@ -4,7 +4,8 @@ Why a re-implementation instead of importing NATS/AutoDL: neither is installable
 the metrics only need a freshly initialised ``nn.Module``. Module names follow AutoDL's
 ``TinyNetwork`` (``stem``, ``cells.{i}.layers.{j}.op``, ``lastact``, ``classifier``) so NATS
 state dicts map by name. The models package imports nothing from ``esnas.spaces``; the space
-imports the constants and the parser below.
+imports the constants and the parser below. ``NATSSizeNetwork`` is NATS-SSS's
+``DynamicShapeTinyNet`` (one width per layer on a fixed cell), built from the same blocks.
 """
 
 from __future__ import annotations
@@ -110,12 +111,59 @@ OPS: dict[str, Callable[[int], nn.Module]] = {
 """Op factories for a normal cell (stride 1, C_in == C_out, as in every NB201 cell)."""
 
 
+class FactorizedReduce(nn.Module):
+    """AutoDL's ``FactorizedReduce`` at stride 1: Conv1x1 (no bias) → BN, without a ReLU.
+
+    Why: NATS-SSS cells whose input width differs from their output width replace a
+    ``skip_connect`` edge from the input node by this projection (AutoDL defines a ``relu``
+    here too but only applies it at stride 2; it has no parameters, so names still match).
+    """
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(c_in, c_out, 1, stride=1, padding=0, bias=False)
+        self.bn = nn.BatchNorm2d(c_out, affine=True, track_running_stats=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn(self.conv(x))
+
+
+RESIZE_OPS: dict[str, Callable[[int, int], nn.Module]] = {
+    "skip_connect": FactorizedReduce,
+    "nor_conv_1x1": lambda c_in, c_out: ReLUConvBN(c_in, c_out, 1, 1, 0),
+    "nor_conv_3x3": lambda c_in, c_out: ReLUConvBN(c_in, c_out, 3, 1, 1),
+}
+"""Op factories for input-node edges when C_in != C_out (NATS-SSS cells; stride 1)."""
+
+
+def make_op(op: str, c_in: int, c_out: int) -> nn.Module:
+    """One stride-1 cell op mapping ``c_in`` to ``c_out`` channels, as AutoDL's ``OPS`` does."""
+    if c_in == c_out:
+        return OPS[op](c_out)
+    if op not in RESIZE_OPS:
+        valid = ", ".join(RESIZE_OPS)
+        raise ValueError(f"op {op!r} cannot map {c_in} to {c_out} channels; valid: {valid}")
+    return RESIZE_OPS[op](c_in, c_out)
+
+
 class InferCell(nn.Module):
     """One NB201 cell: node j is the sum over i < j of op_{i,j}(node i); node 3 is the output."""
 
-    def __init__(self, ops: Sequence[str], channels: int) -> None:
+    def __init__(self, ops: Sequence[str], channels: int, c_in: int | None = None) -> None:
+        """Builds the 6 edge ops.
+
+        Args:
+            ops: 6 op names in ``EDGES`` order.
+            channels: output channels (of every node but the input).
+            c_in: input-node channels if they differ from ``channels`` (NATS-SSS); edges from
+                node 0 then map ``c_in`` → ``channels``, as in AutoDL's ``InferCell``.
+        """
         super().__init__()
-        self.layers = nn.ModuleList(OPS[op](channels) for op in ops)
+        c_in = channels if c_in is None else c_in
+        self.layers = nn.ModuleList(
+            make_op(op, c_in if i == 0 else channels, channels)
+            for op, (i, _) in zip(ops, EDGES, strict=True)
+        )
         self.ops = tuple(ops)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -147,7 +195,31 @@ class ResNetBasicblock(nn.Module):
         return self.downsample(x) + self.conv_b(self.conv_a(x))
 
 
-class NB201Network(nn.Module):
+class _CellNetwork(nn.Module):
+    """Forward pass shared by the cell networks: ``stem`` → ``cells`` → ``lastact`` → head."""
+
+    stem: nn.Module
+    cells: nn.ModuleList
+    lastact: nn.Module
+    global_pooling: nn.Module
+    classifier: nn.Linear
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Stem and cells up to the last BN-ReLU: the (B, C_last, H/4, W/4) feature map."""
+        x = self.stem(x)
+        for cell in self.cells:
+            x = cell(x)
+        return self.lastact(x)
+
+    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
+        """Global average pool and the linear classifier."""
+        return self.classifier(self.global_pooling(x).flatten(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+class NB201Network(_CellNetwork):
     """NATS ``TinyNetwork``: stem, 3 stages of ``N`` cells at C/2C/4C, reductions, head.
 
     Args:
@@ -181,19 +253,68 @@ class NB201Network(nn.Module):
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(c_prev, num_classes)
 
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        """Stem and cells up to the last BN-ReLU: the (B, 4C, H/4, W/4) feature map."""
-        x = self.stem(x)
-        for cell in self.cells:
-            x = cell(x)
-        return self.lastact(x)
 
-    def forward_head(self, x: torch.Tensor) -> torch.Tensor:
-        """Global average pool and the linear classifier."""
-        return self.classifier(self.global_pooling(x).flatten(1))
+SSS_CELL = (
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|"
+    "+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+)
+"""The fixed cell of every NATS-SSS network (NATS' best on CIFAR-100 validation, TSS 9930)."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
+
+def size_reductions(num_layers: int) -> tuple[bool, ...]:
+    """AutoDL's ``layer_reductions`` for ``num_layers = 3N + 2``: N cells, reduce, N, reduce, N."""
+    if num_layers % 3 != 2:
+        raise ValueError(f"need 3N + 2 channel values (e.g. 5), got {num_layers}")
+    n = num_layers // 3
+    return (False,) * n + (True,) + (False,) * n + (True,) + (False,) * n
+
+
+class NATSSizeNetwork(_CellNetwork):
+    """NATS-SSS ``DynamicShapeTinyNet``: the ``SSS_CELL`` network with one width per layer.
+
+    Layer ``i`` outputs ``channels[i]``; the stem outputs ``channels[0]``. Reduction layers
+    are ``ResNetBasicblock``s, the others ``InferCell``s whose input-node edges map the previous
+    width to this one (a ``skip_connect`` becomes a ``FactorizedReduce`` when they differ).
+    Module names follow AutoDL, as in ``NB201Network``.
+
+    Args:
+        channels: ``3N + 2`` widths (5 in NATS-SSS, N = 1), or a string like ``"8:16:32:48:64"``.
+        num_classes: classifier outputs.
+        genome: the cell, as 6 op names or an ``arch_str`` (NATS fixes it to ``SSS_CELL``).
+    """
+
+    def __init__(
+        self,
+        channels: Sequence[int] | str,
+        num_classes: int = 10,
+        genome: Sequence[str] | str = SSS_CELL,
+    ) -> None:
+        super().__init__()
+        if isinstance(channels, str):
+            channels = [int(c) for c in channels.split(":")]
+        self.channels = tuple(int(c) for c in channels)
+        if any(c <= 0 for c in self.channels):
+            raise ValueError(f"channels must be positive, got {self.channels}")
+        reductions = size_reductions(len(self.channels))
+        ops = parse_arch_str(genome) if isinstance(genome, str) else tuple(genome)
+        self.genotype = to_arch_str(ops)
+        self.ops = ops
+        self.arch_str = ":".join(map(str, self.channels))
+        self.num_classes = num_classes
+        c0 = self.channels[0]
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, c0, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(c0)
+        )
+        cells: list[nn.Module] = []
+        c_prev = c0
+        for c, reduction in zip(self.channels, reductions, strict=True):
+            cells.append(ResNetBasicblock(c_prev, c) if reduction else InferCell(ops, c, c_prev))
+            c_prev = c
+        self.cells = nn.ModuleList(cells)
+        self.num_features = c_prev
+        self.lastact = nn.Sequential(nn.BatchNorm2d(c_prev), nn.ReLU(inplace=True))
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(c_prev, num_classes)
 
 
 def count_macs(

@@ -2,6 +2,7 @@
 
 from esnas.spaces.base import SPACES, Cost, GeneGroup, SearchSpace, create_space, register_space
 from esnas.spaces.esformer import ESFormerGenome, ESFormerSpace
+from esnas.spaces.nats_sss import NATSSizeGenome, NATSSizeSpace
 from esnas.spaces.nb201 import NB201Genome, NB201GroundTruth, NB201Space, is_connected
 
 __all__ = [
@@ -10,6 +11,8 @@ __all__ = [
     "ESFormerGenome",
     "ESFormerSpace",
     "GeneGroup",
+    "NATSSizeGenome",
+    "NATSSizeSpace",
     "NB201Genome",
     "NB201GroundTruth",
     "NB201Space",

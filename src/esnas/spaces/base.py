@@ -42,6 +42,8 @@ class SearchSpace(abc.ABC):
 
     name: str = ""
     gene_groups: tuple[GeneGroup, ...] = ()
+    #: Number of genomes when the space is enumerable by index (then ``from_index`` exists).
+    num_archs: int | None = None
 
     @property
     @abc.abstractmethod
@@ -75,6 +77,14 @@ class SearchSpace(abc.ABC):
     @abc.abstractmethod
     def build(self, genome: Hashable) -> nn.Module:
         """A freshly initialised ``nn.Module`` for ``genome``."""
+
+    def from_index(self, index: int) -> Hashable:
+        """The genome with ``index`` in ``range(num_archs)`` (enumerable spaces only)."""
+        raise NotImplementedError(f"space {self.name!r} is not enumerable by index")
+
+    def index_of(self, genome: Hashable) -> int:
+        """Inverse of :meth:`from_index` (enumerable spaces only)."""
+        raise NotImplementedError(f"space {self.name!r} is not enumerable by index")
 
     def has_group(self, group: GeneGroup) -> bool:
         return group in self.gene_groups

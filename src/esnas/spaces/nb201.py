@@ -142,6 +142,7 @@ class NB201Space(SearchSpace):
 
     name = "nb201"
     gene_groups: tuple[GeneGroup, ...] = ("topology",)
+    num_archs = NUM_ARCHS
 
     def __init__(self, dataset: str = "cifar10") -> None:
         self.dataset = check_dataset(dataset)
