@@ -54,6 +54,10 @@ format: ## ruff autofix + format
 bench: ## Benchmarks (speed and memory live here, never in unit tests)
 	$(TEST_ENV) $(BIN)/python experiments/bench_startup.py
 
+.PHONY: score
+score: ## Score 100 random NB201 cells with Entropic Score + LogSynflow (ARGS=... to override)
+	$(BIN)/esnas-score $(ARGS)
+
 .PHONY: clean
 clean: ## Remove caches and run outputs (keeps .venv and committed results)
 	rm -rf .pytest_cache .ruff_cache .hypothesis build dist src/*.egg-info logs outputs multirun wandb

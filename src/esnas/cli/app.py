@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -10,6 +11,7 @@ import hydra
 from omegaconf import DictConfig
 
 from esnas.utils.config import ConfigChoiceError, check_group_choices, config_dir
+from esnas.utils.registry import UnknownNameError
 from esnas.utils.task import RunContext, run_task
 
 Task = Callable[[RunContext], Mapping[str, Any] | None]
@@ -18,13 +20,22 @@ Task = Callable[[RunContext], Mapping[str, Any] | None]
 def hydra_entry(config_name: str, job_type: str, task: Task) -> Callable[[], Any]:
     """A console-script ``main`` that composes ``conf/<config_name>.yaml`` and runs ``task``.
 
-    Bad group choices (``space=typo``) fail before Hydra starts, with one line that lists
-    the valid options and exit status 2.
+    Bad group choices (``space=typo``) fail before Hydra starts, and bad values the task
+    rejects (``ValueError``) fail after it, each with one line and exit status 2
+    (``HYDRA_FULL_ERROR=1`` shows the traceback instead).
     """
 
     @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name=config_name)
     def _hydra_main(cfg: DictConfig) -> Any:
-        figures = run_task(cfg, job_type, task)
+        try:
+            figures = run_task(cfg, job_type, task)
+        except (ValueError, UnknownNameError) as err:
+            if os.environ.get("HYDRA_FULL_ERROR") == "1":
+                raise
+            # Bad input (an unknown metric, a malformed arch string): one line, no traceback;
+            # summary.json keeps the traceback for the curious.
+            print(f"esnas-{config_name}: error: {err}", file=sys.stderr)
+            raise SystemExit(2) from None
         return figures.get(cfg.get("optimized_metric")) if cfg.get("optimized_metric") else None
 
     def main() -> Any:

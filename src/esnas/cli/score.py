@@ -1,17 +1,11 @@
-"""``esnas-score``: the entry point over :func:`score`."""
+"""``esnas-score``: the entry point over :func:`esnas.scoring.run.score_task`."""
 
 from __future__ import annotations
 
 from esnas.cli.app import hydra_entry
-from esnas.utils.task import RunContext
+from esnas.scoring.run import score_task
 
-
-def score(ctx: RunContext) -> dict:
-    """Not available yet (issue #3); its configs already compose."""
-    raise NotImplementedError("esnas-score has not landed yet (issue #3)")
-
-
-main = hydra_entry("score", "score", score)
+main = hydra_entry("score", "score", score_task)
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,143 @@
+"""Micro benchmark: milliseconds per ``score_model`` call of each metric on built models.
+
+Why: DESIGN.md lists the costs to beat (FreeREA on 2 CPU cores, NB201, 3 inits: LogSynflow
+~95-117 ms, NASWOT on a batch of 64 ~0.8-1.4 s). This measures ours on any model family and
+also the two ways of leaving a model untouched (deepcopy vs in-place prepare/restore).
+
+Usage::
+
+    PYTHONPATH=src python experiments/bench_metrics.py                       # small conv net
+    PYTHONPATH=src python experiments/bench_metrics.py --build pkg.mod:fn --models 20 \
+        --input-shape 3 32 32 --csv experiments/results/bench_metrics.csv
+
+``--build`` names a callable returning an ``nn.Module``; it is called as ``fn(i)`` for the
+i-th model when it takes an argument (e.g. "sample architecture i of NB201"), else ``fn()``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import importlib
+import inspect
+import statistics
+import time
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+import esnas.metrics.cost
+import esnas.metrics.entropic
+import esnas.metrics.gradient
+import esnas.metrics.naswot
+import esnas.metrics.synflow
+import esnas.metrics.zen
+import esnas.metrics.zico  # noqa: F401  (registers every metric)
+from esnas.metrics.base import METRICS, Probe, score_model
+from esnas.metrics.prepare import prepared
+
+
+def small_convnet(width: int = 16) -> nn.Module:
+    """A CIFAR-shaped Conv-BN-ReLU net (3 stages, GAP, linear head), for a quick run."""
+    layers: list[nn.Module] = []
+    c_in = 3
+    for i, c in enumerate((width, 2 * width, 4 * width)):
+        layers += [nn.Conv2d(c_in, c, 3, padding=1, stride=1 if i == 0 else 2, bias=False)]
+        layers += [nn.BatchNorm2d(c), nn.ReLU(inplace=True)]
+        layers += [nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU()]
+        c_in = c
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(c_in, 10))
+
+
+def load_builder(spec: str) -> Callable[[int], nn.Module]:
+    """``"pkg.module:callable"`` → ``build(i)`` (callables without arguments ignore ``i``)."""
+    module, _, name = spec.partition(":")
+    fn = getattr(importlib.import_module(module), name)
+    takes_index = len(inspect.signature(fn).parameters) > 0
+    return fn if takes_index else (lambda i: fn())
+
+
+def _ms(fn: Callable[[], object], reps: int) -> float:
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1000)
+    return min(times)  # min over repeats: other processes only ever add time
+
+
+def bench_one(
+    model: nn.Module, metrics: Sequence[str], probe: Probe, reps: int = 3
+) -> dict[str, float]:
+    """Best-of-``reps`` ms per call of each metric (and of the overheads) on one model."""
+    score_model(model, list(metrics), probe)  # warm-up (lazy imports, allocator)
+    out = {name: _ms(lambda n=name: score_model(model, [n], probe), reps) for name in metrics}
+    out["(all metrics in one call)"] = _ms(lambda: score_model(model, list(metrics), probe), reps)
+    out["(deepcopy model)"] = _ms(lambda: copy.deepcopy(model), reps)
+
+    def prep() -> None:
+        with prepared(model, torch.float64, "identity", grads=True):
+            pass
+
+    out["(prepare+restore float64/identity)"] = _ms(prep, reps)
+    return out
+
+
+def bench(
+    build: Callable[[int], nn.Module],
+    metrics: Sequence[str],
+    probe: Probe,
+    models: int = 3,
+    reps: int = 3,
+) -> list[dict[str, object]]:
+    """Median over ``models`` built models of the best-of-``reps`` ms per call, per metric."""
+    rows: dict[str, list[float]] = {"(build model)": []}
+    for i in range(models):
+        t = time.perf_counter()
+        model = build(i)
+        rows["(build model)"].append((time.perf_counter() - t) * 1000)
+        for k, v in bench_one(model, metrics, probe, reps).items():
+            rows.setdefault(k, []).append(v)
+    return [{"what": k, "ms": round(statistics.median(v), 2)} for k, v in rows.items()]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Parses arguments, runs :func:`bench` and prints a markdown table (and a CSV)."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--build", default="__default__", help="pkg.module:callable")
+    ap.add_argument("--metrics", nargs="*", default=None, help="default: every registered one")
+    ap.add_argument("--input-shape", nargs=3, type=int, default=(3, 32, 32))
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--num-inits", type=int, default=3)
+    ap.add_argument("--models", type=int, default=3)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads; 0 = torch default")
+    ap.add_argument("--device", default=None)
+    ap.add_argument("--csv", default=None)
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    build = (lambda i: small_convnet()) if args.build == "__default__" else load_builder(args.build)
+    probe = Probe(
+        input_shape=tuple(args.input_shape),
+        batch_size=args.batch_size,
+        num_inits=args.num_inits,
+        device=args.device,
+    )
+    metrics = args.metrics or METRICS.names()
+    rows = bench(build, metrics, probe, args.models, args.reps)
+    print(f"probe: {probe}; torch threads: {torch.get_num_threads()}; models: {args.models}")
+    print("| what | ms per call |\n|---|---:|")
+    for r in rows:
+        print(f"| {r['what']} | {r['ms']} |")
+    if args.csv:
+        with open(args.csv, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=["what", "ms"])
+            w.writeheader()
+            w.writerows(rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,340 @@
+"""Probe, metric registry and the scoring runner (re-init and preparation: prepare.py).
+
+Why one runner: every metric declares what it needs (gradients, float64, a BN mode, data) when
+it registers, so :func:`score_model` re-initialises the model in place, prepares it once per
+requirement set, restores it afterwards and averages over re-initialisations; metrics only
+compute one float on an already prepared model and never know which space built it.
+
+Non-finite results: a metric whose value is NaN or ±inf on any re-initialisation scores its
+registered ``floor`` (``0.0`` for metrics that are non-negative by construction, :data:`FLOOR`
+= ``-1e30`` otherwise), a finite value that ranks at the bottom. Use :func:`is_floor` to drop
+such values before normalising scores by their max |value| over a population.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from esnas.metrics.prepare import (
+    BN_MODES,
+    LINEAR_INITS,
+    check_choice,
+    first_tensor,
+    prepared,
+    reinit_,
+    weight_modules,
+)
+from esnas.utils.registry import Registry
+
+__all__ = [
+    "FLOOR",
+    "METRICS",
+    "MetricContext",
+    "MetricInfo",
+    "Probe",
+    "first_tensor",
+    "is_floor",
+    "make_generator",
+    "prepared",
+    "register_metric",
+    "reinit_",
+    "resolve_metrics",
+    "score_model",
+    "weight_modules",
+]
+
+FLOOR = -1e30
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+INPUTS = ("noise", "ones", "batch")
+
+
+def is_floor(value: float) -> bool:
+    """True for the bottom value a failed (non-finite) metric returns, :data:`FLOOR`."""
+    return value <= FLOOR
+
+
+@dataclass
+class Probe:
+    """What a metric's model sees: input shape and kind, batch size, #inits, dtype, BN, seed.
+
+    ``input="batch"`` uses ``batch`` (a real ``(N, C, H, W)`` tensor, ``labels`` optional) and
+    ignores ``batch_size``. ``dtype``/``bn_mode`` apply to metrics that do not force their own
+    (LogSynflow forces float64 and identity BN). ``device=None`` keeps the model's device.
+    ``linear_init="trunc_normal"`` re-initialises ``nn.Linear`` like a transformer (std .02).
+    """
+
+    input_shape: tuple[int, ...] | None = None
+    batch_size: int = 64
+    input: str = "noise"
+    num_inits: int = 3
+    dtype: str = "float32"
+    bn_mode: str = "train"
+    seed: int = 0
+    device: str | None = None
+    linear_init: str = "kaiming"
+    batch: torch.Tensor | None = field(default=None, repr=False, compare=False)
+    labels: torch.Tensor | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        check_choice("probe.input", self.input, INPUTS)
+        check_choice("probe.dtype", self.dtype, tuple(DTYPES))
+        check_choice("probe.bn_mode", self.bn_mode, BN_MODES)
+        check_choice("probe.linear_init", self.linear_init, LINEAR_INITS)
+        for name in ("batch_size", "num_inits"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"probe.{name}={getattr(self, name)!r} is invalid; valid: >= 1")
+        if int(self.seed) < 0:
+            raise ValueError(f"probe.seed={self.seed!r} is invalid; valid: an int >= 0")
+        if self.input == "batch":
+            if not isinstance(self.batch, torch.Tensor) or self.batch.dim() < 2:
+                raise ValueError("probe.input='batch' needs probe.batch, a (N, C, H, W) tensor")
+            if self.input_shape is None:
+                self.input_shape = tuple(self.batch.shape[1:])
+        if self.input_shape is not None:
+            self.input_shape = tuple(int(v) for v in self.input_shape)
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """A registered metric and what it needs from the runner.
+
+    Attributes:
+        name: registry name.
+        fn: ``fn(model, ctx, **options) -> float``, or a class built with the options whose
+            instances are called as ``obj(model, ctx)``.
+        needs_grad: runs with autograd; otherwise under ``torch.inference_mode``.
+        dtype: forced dtype name, ``None`` = the probe's.
+        bn: forced BN mode, ``None`` = the probe's.
+        data: reads the probe's inputs (``False``: makes its own, e.g. all-ones).
+        per_init: depends on the weights; ``False`` computes it once (params, flops).
+        floor: the finite bottom value returned when the metric is non-finite.
+    """
+
+    name: str
+    fn: Callable[..., Any]
+    needs_grad: bool = False
+    dtype: str | None = None
+    bn: str | None = None
+    data: bool = True
+    per_init: bool = True
+    floor: float = FLOOR
+
+    def options(self) -> dict[str, Any]:
+        """The metric's options and their defaults (what ``conf/metric/<name>.yaml`` holds)."""
+        target = self.fn.__init__ if inspect.isclass(self.fn) else self.fn
+        params = list(inspect.signature(target).parameters.values())
+        params = params[1:] if inspect.isclass(self.fn) else params[2:]
+        return {
+            p.name: p.default
+            for p in params
+            if p.kind is p.KEYWORD_ONLY or p.default is not p.empty
+        }
+
+    def bind(
+        self, options: Mapping[str, Any] | None
+    ) -> Callable[[nn.Module, MetricContext], float]:
+        """The metric with ``options`` applied; unknown options are a one-line error."""
+        options = dict(options or {})
+        valid = self.options()
+        unknown = sorted(set(options) - set(valid))
+        if unknown:
+            raise ValueError(
+                f"metric {self.name!r} has no option(s) {', '.join(unknown)}; "
+                f"valid: {', '.join(valid) or '(none)'}"
+            )
+        if inspect.isclass(self.fn):
+            return self.fn(**options)
+        return lambda model, ctx: self.fn(model, ctx, **options)
+
+
+METRICS: Registry[MetricInfo] = Registry("metric")
+
+
+def register_metric(
+    name: str,
+    *,
+    needs_grad: bool = False,
+    dtype: str | None = None,
+    bn: str | None = None,
+    data: bool = True,
+    per_init: bool = True,
+    floor: float = FLOOR,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator registering a metric under ``name`` with its requirements (see MetricInfo)."""
+    if dtype is not None:
+        check_choice("dtype", dtype, tuple(DTYPES))
+    if bn is not None:
+        check_choice("bn", bn, BN_MODES)
+
+    def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+        info = MetricInfo(name, fn, needs_grad, dtype, bn, data, per_init, float(floor))
+        METRICS.register(name)(info)
+        return fn
+
+    return decorator
+
+
+def _seed(seed: int, init: int, stream: str) -> int:
+    """A 63-bit seed per (probe seed, init, stream): streams never overlap across seeds."""
+    ss = np.random.SeedSequence([int(seed), int(init), zlib.crc32(stream.encode())])
+    return int(ss.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+
+
+def make_generator(seed: int, init: int, stream: str, device: Any = "cpu") -> torch.Generator:
+    """A ``torch.Generator`` for one named random stream of one re-initialisation."""
+    return torch.Generator(device=device).manual_seed(_seed(seed, init, stream))
+
+
+@dataclass
+class MetricContext:
+    """What a metric gets besides the model: inputs, labels, generators and a shared cache.
+
+    ``cache`` is shared by the metrics of one preparation of one init (SynFlow and LogSynflow
+    share one backward pass; grad_norm and SNIP share one loss gradient).
+    """
+
+    probe: Probe
+    init: int
+    dtype: torch.dtype
+    device: torch.device
+    input_shape: tuple[int, ...]
+    cache: dict[str, Any] = field(default_factory=dict)
+    shared: dict[str, Any] = field(default_factory=dict)  # per init, across preparations
+
+    def generator(self, stream: str) -> torch.Generator:
+        """A CPU generator seeded from (probe.seed, init, stream), independent of call order."""
+        return make_generator(self.probe.seed, self.init, stream)
+
+    @property
+    def inputs(self) -> torch.Tensor:
+        """The probe's batch for this init (noise/ones/real batch) in the prepared dtype."""
+        if "inputs" not in self.shared:
+            p = self.probe
+            shape = (p.batch_size, *self.input_shape)
+            with torch.inference_mode(False):  # a normal tensor, usable by gradient metrics
+                if p.input == "batch":
+                    x = p.batch.detach()
+                elif p.input == "ones":
+                    x = torch.ones(shape)
+                else:
+                    x = torch.randn(shape, generator=self.generator("inputs"))
+            self.shared["inputs"] = x
+        return self.shared["inputs"].to(self.device, self.dtype)
+
+    def ones(self, batch: int = 1) -> torch.Tensor:
+        """An all-ones input of the data shape (data-free metrics such as SynFlow)."""
+        return torch.ones((batch, *self.input_shape), device=self.device, dtype=self.dtype)
+
+    def labels(self, num_classes: int, n: int) -> torch.Tensor:
+        """The probe's labels, or ``n`` random labels drawn from this init's label stream."""
+        if self.probe.labels is not None and self.probe.input == "batch":
+            return self.probe.labels[:n].to(self.device)
+        g = self.generator("labels")
+        return torch.randint(num_classes, (n,), generator=g).to(self.device)
+
+
+MetricsArg = Mapping[str, Mapping[str, Any] | None] | Sequence[str | Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class _Bound:
+    label: str
+    info: MetricInfo
+    call: Callable[[nn.Module, MetricContext], float]
+
+
+def resolve_metrics(metrics: MetricsArg) -> list[_Bound]:
+    """Turns ``[name, ...]`` or ``{label: options}`` into bound metrics.
+
+    A label ``"entropic/gaussian"`` runs registry metric ``entropic`` and reports under the
+    full label, so one metric can run with several option sets in one pass.
+    """
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    items: list[tuple[str, Mapping[str, Any] | None]] = []
+    if isinstance(metrics, Mapping):
+        items = [(str(k), v) for k, v in metrics.items()]
+    else:
+        for m in metrics:
+            items += [(str(k), v) for k, v in m.items()] if isinstance(m, Mapping) else [(m, None)]
+    out = []
+    for label, options in items:
+        info = METRICS.get(label.split("/", 1)[0])
+        out.append(_Bound(label, info, info.bind(options)))
+    return out
+
+
+def _aggregate(values: list[float], floor: float) -> float:
+    if not values or not all(math.isfinite(v) for v in values):
+        return floor
+    return math.fsum(values) / len(values)
+
+
+def score_model(
+    model: nn.Module, metrics: MetricsArg, probe: Probe, *, reinit: bool = True
+) -> dict[str, float]:
+    """Scores ``model`` with each metric, averaged over ``probe.num_inits`` re-initialisations.
+
+    Args:
+        model: any ``nn.Module`` taking ``(N, *probe.input_shape)``; re-initialised in place
+            (weights change; training flags, dtypes, BN and grads are restored). With
+            ``probe.device`` set it is moved there and stays.
+        metrics: registry names, or ``{label: options}`` (see :func:`resolve_metrics`).
+        probe: the input protocol; ``probe.input_shape`` must be set.
+        reinit: ``False`` scores the current weights once (``num_inits`` ignored).
+
+    Returns:
+        ``{label: score}``; a non-finite result on any init gives the metric's floor.
+    """
+    if probe.input_shape is None:
+        raise ValueError("probe.input_shape is None; set it (e.g. from the space's input_shape)")
+    bound = resolve_metrics(metrics)
+    first = next(model.parameters(), None)
+    device = (
+        torch.device(probe.device)
+        if probe.device
+        else (first.device if first is not None else torch.device("cpu"))
+    )
+    model.to(device)
+    groups: dict[tuple[torch.dtype, str], list[_Bound]] = {}
+    for b in bound:
+        key = (DTYPES[b.info.dtype or probe.dtype], b.info.bn or probe.bn_mode)
+        groups.setdefault(key, []).append(b)
+    values: dict[str, list[float]] = {b.label: [] for b in bound}
+    for init in range(probe.num_inits if reinit else 1):
+        if reinit:
+            gen = make_generator(probe.seed, init, "weights", device)
+            reinit_(model, gen, probe.linear_init)
+        shared: dict[str, Any] = {}
+        for (dtype, bn_mode), group in groups.items():
+            todo = [b for b in group if init == 0 or b.info.per_init]
+            if not todo:
+                continue
+            grads = any(b.info.needs_grad for b in todo)
+            with prepared(model, dtype, bn_mode, grads=grads):
+                ctx = MetricContext(probe, init, dtype, device, probe.input_shape, shared=shared)
+                for b in todo:
+                    values[b.label].append(_call(b, model, ctx))
+    return {b.label: _aggregate(values[b.label], b.info.floor) for b in bound}
+
+
+def _call(b: _Bound, model: nn.Module, ctx: MetricContext) -> float:
+    if not b.info.needs_grad:
+        with torch.inference_mode():
+            return float(b.call(model, ctx))
+    for p in model.parameters():
+        p.grad = None
+    with torch.enable_grad():
+        value = float(b.call(model, ctx))
+    for p in model.parameters():
+        p.grad = None
+    return value

@@ -1,0 +1,166 @@
+"""Entropic Score: aggregated element-wise entropy of a network's activations at init.
+
+Why: Cavagnero et al. 2023 ("Entropic Score metric: Decoupling Topology and Size in
+Training-free NAS") rank topologies by how much information the activations of a freshly
+initialised net carry. An *element* is one activation of a layer (channel × position for
+``(N, C, H, W)`` maps, token × feature for ``(N, L, D)`` tokens); entropies are in nats.
+
+Estimators (all reduced on the fly by forward hooks, never keeping activations):
+
+* ``binary``: p = fraction of the batch where the element is > 0, H = -p log p - (1-p) log(1-p).
+* ``gaussian``: ½ log(2πe σ²) of the element over the batch, after standardising the layer
+  by its own mean and std over batch and elements; σ² gets ``eps`` added (σ = 0 is finite).
+* ``shannon``: per sample, the layer's map normalised to a distribution q = |a| / Σ|a|
+  (not softmax: post-ReLU maps are non-negative and softmax is dominated by its shift), its
+  entropy -Σ q log q (0 for an all-zero map), averaged over the batch.
+  ``aggregate_elements="mean"`` divides it by the element count.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from esnas.metrics.base import FLOOR, MetricContext, register_metric
+from esnas.metrics.hooks import channels_of, select_modules, tap
+
+ESTIMATORS = ("binary", "gaussian", "shannon")
+AGGREGATES = ("sum", "mean")
+WIDTH_NORMALISE = (None, "log_elements", "log_channels", "channels")
+
+
+@dataclass
+class LayerEntropy:
+    """Entropy of one hooked layer call, with its size (for width normalisation)."""
+
+    value: float
+    elements: int
+    channels: int
+
+
+class _Accumulator:
+    """Per-element running sums of one layer over the batch (float64)."""
+
+    def __init__(self, estimator: str) -> None:
+        self.estimator = estimator
+        self.n = 0
+        self.s1: torch.Tensor | float = 0.0
+        self.s2: torch.Tensor | float = 0.0
+        self.elements = 0
+        self.channels = 0
+
+    def update(self, a: torch.Tensor) -> None:
+        self.elements, self.channels = a[0].numel(), channels_of(a)
+        a = a.detach().reshape(a.shape[0], -1)
+        self.n += a.shape[0]
+        if self.estimator == "binary":
+            self.s1 = self.s1 + (a > 0).sum(0, dtype=torch.float64)
+        elif self.estimator == "gaussian":
+            a = a.double()
+            self.s1 = self.s1 + a.sum(0)
+            self.s2 = self.s2 + a.square().sum(0)
+        else:
+            q = a.double().abs()
+            q = q / q.sum(1, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
+            self.s1 = self.s1 + (-torch.xlogy(q, q).sum())
+
+    def entropy(self, aggregate: str, eps: float) -> float:
+        if self.estimator == "shannon":
+            h = float(self.s1) / self.n
+            return h / self.elements if aggregate == "mean" else h
+        if self.estimator == "binary":
+            p = self.s1 / self.n
+            h = -(torch.xlogy(p, p) + torch.xlogy(1 - p, 1 - p))
+        else:
+            mean = self.s1 / self.n
+            var = (self.s2 / self.n - mean.square()).clamp_min(0)
+            layer_var = float(self.s2.sum() / (self.n * self.elements)) - float(mean.mean()) ** 2
+            var = var / layer_var if layer_var > 1e-30 else torch.zeros_like(var)
+            h = 0.5 * torch.log(2 * math.pi * math.e * (var + eps))
+        return float(h.sum() if aggregate == "sum" else h.mean())
+
+
+def activation_entropies(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    estimator: str = "binary",
+    aggregate_elements: str = "sum",
+    hook: Sequence[str] = ("act",),
+    eps: float = 1e-6,
+) -> dict[str, LayerEntropy]:
+    """Runs ``model(inputs)`` once and returns the entropy of every hooked layer call."""
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator={estimator!r} is invalid; valid: {', '.join(ESTIMATORS)}")
+    if aggregate_elements not in AGGREGATES:
+        raise ValueError(
+            f"aggregate_elements={aggregate_elements!r} is invalid; valid: {', '.join(AGGREGATES)}"
+        )
+    acc: dict[str, _Accumulator] = {}
+
+    def reduce(key: str, a: torch.Tensor) -> None:
+        acc.setdefault(key, _Accumulator(estimator)).update(a)
+
+    with tap(select_modules(model, hook), reduce) as new_pass:
+        new_pass()
+        model(inputs)
+    return {
+        k: LayerEntropy(a.entropy(aggregate_elements, eps), a.elements, a.channels)
+        for k, a in acc.items()
+    }
+
+
+def _width(layer: LayerEntropy, mode: str | None) -> float:
+    if mode is None:
+        return 1.0
+    if mode == "channels":
+        return float(layer.channels)
+    n = layer.elements if mode == "log_elements" else layer.channels
+    return math.log(max(n, 2))  # a 1-wide layer must not divide by log 1 = 0
+
+
+@register_metric("entropic", floor=FLOOR)
+def entropic(
+    model: nn.Module,
+    ctx: MetricContext,
+    estimator: str = "binary",
+    aggregate_elements: str = "sum",
+    aggregate_layers: str = "sum",
+    log: bool = True,
+    width_normalise: str | None = None,
+    hook: Sequence[str] = ("act",),
+    eps: float = 1e-6,
+) -> float:
+    """Entropic Score (Cavagnero et al. 2023): entropy of activations, aggregated.
+
+    Args:
+        model: prepared model.
+        ctx: metric context (inputs default to Gaussian noise).
+        estimator: ``binary`` | ``gaussian`` | ``shannon`` (see module docstring).
+        aggregate_elements: ``sum`` | ``mean`` over the elements of a layer.
+        aggregate_layers: ``sum`` | ``mean`` over hooked layer calls.
+        log: return the log of the total (non-positive totals then score the floor, as does
+            a model with no hooked layer, e.g. one that only calls ``F.relu``).
+        width_normalise: divide each layer's entropy by ``log_elements`` (log of its element
+            count), ``log_channels`` or ``channels`` — to decouple topology from size.
+        hook: module groups (``act``, ``norm``, ``attn``) or class names to hook.
+        eps: variance floor of the gaussian estimator.
+    """
+    if aggregate_layers not in AGGREGATES:
+        raise ValueError(
+            f"aggregate_layers={aggregate_layers!r} is invalid; valid: {', '.join(AGGREGATES)}"
+        )
+    if width_normalise not in WIDTH_NORMALISE:
+        valid = ", ".join(map(str, WIDTH_NORMALISE))
+        raise ValueError(f"width_normalise={width_normalise!r} is invalid; valid: {valid}")
+    layers = activation_entropies(model, ctx.inputs, estimator, aggregate_elements, hook, eps)
+    if not layers:
+        return float("nan")
+    vals = [layer.value / _width(layer, width_normalise) for layer in layers.values()]
+    total = math.fsum(vals) / (len(vals) if aggregate_layers == "mean" else 1)
+    if log:
+        return math.log(total) if total > 0 else float("nan")
+    return total

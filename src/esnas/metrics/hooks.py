@@ -1,0 +1,108 @@
+"""Forward hooks that reduce activations on the fly, shared by activation-based metrics.
+
+Why hooks on modules: metrics never know the architecture, so they find the layers to watch
+by class name (``ReLU``, ``GELU``, ``LayerNorm``, ...; timm's own ``GELU`` matches too) and
+reduce each activation as it is produced instead of keeping them all. A module called twice
+in one forward (one ``nn.ReLU`` reused) counts as two layers, ``name#0`` and ``name#1``.
+Functional calls (``F.relu``) cannot be hooked: such nets need module activations or a
+``hook`` list naming the layer before them (e.g. ``Conv2d``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+from esnas.metrics.prepare import first_tensor
+
+ACTIVATIONS = frozenset(
+    [
+        "ReLU",
+        "ReLU6",
+        "LeakyReLU",
+        "PReLU",
+        "RReLU",
+        "ELU",
+        "SELU",
+        "CELU",
+        "GELU",
+        "GELUTanh",
+        "QuickGELU",
+        "SiLU",
+        "Swish",
+        "Mish",
+        "Hardswish",
+        "HardSwish",
+        "Tanh",
+    ]
+)
+NORMS = frozenset(
+    [
+        "BatchNorm1d",
+        "BatchNorm2d",
+        "BatchNorm3d",
+        "SyncBatchNorm",
+        "LayerNorm",
+        "LayerNorm2d",
+        "GroupNorm",
+        "InstanceNorm1d",
+        "InstanceNorm2d",
+        "RMSNorm",
+        "RmsNorm",
+        "BatchNormAct2d",
+    ]
+)
+ATTENTION = frozenset(["MultiheadAttention", "Attention"])
+HOOK_GROUPS = {"act": ACTIVATIONS, "norm": NORMS, "attn": ATTENTION}
+
+
+def select_modules(model: nn.Module, hook: Sequence[str]) -> list[tuple[str, nn.Module]]:
+    """Named modules whose class (or a base class) is named in ``hook``.
+
+    ``hook`` items are group names (``act``, ``norm``, ``attn``) or class names.
+    """
+    if isinstance(hook, str):
+        hook = [hook]
+    names: set[str] = set()
+    for h in hook:
+        names |= HOOK_GROUPS.get(h, {h})
+    return [
+        (name or type(m).__name__, m)
+        for name, m in model.named_modules()
+        if m is not model and any(c.__name__ in names for c in type(m).__mro__)
+    ]
+
+
+@contextmanager
+def tap(
+    modules: Sequence[tuple[str, nn.Module]], reduce: Callable[[str, torch.Tensor], None]
+) -> Iterator[Callable[[], None]]:
+    """Calls ``reduce(layer_key, output)`` for every call of ``modules`` while active.
+
+    Yields ``new_pass()``, to call before each forward so reused modules get the same keys
+    in every pass. Outputs are seen after the module ran, so in-place ReLUs are fine.
+    """
+    calls: dict[int, int] = {}
+
+    def make_hook(name: str) -> Callable[..., None]:
+        def hook(m: nn.Module, args: object, out: object) -> None:
+            k = calls.get(id(m), 0)
+            calls[id(m)] = k + 1
+            reduce(f"{name}#{k}", first_tensor(out))
+
+        return hook
+
+    handles = [m.register_forward_hook(make_hook(name)) for name, m in modules]
+    try:
+        yield calls.clear
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def channels_of(a: torch.Tensor) -> int:
+    """Channel count: dim 1 of ``(N, C, ...)`` maps, the last dim of ``(N, L, D)`` tokens."""
+    return int(a.shape[-1] if a.dim() == 3 else (a.shape[1] if a.dim() > 1 else 1))

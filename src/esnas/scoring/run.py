@@ -1,0 +1,123 @@
+"""``esnas-score``: score architectures of a space and write one CSV row per architecture.
+
+Contract other tools rely on: columns ``arch`` (the space's canonical string), ``index``
+(enumerable spaces), ``cost_params`` and ``cost_macs`` (from the space), one column per
+metric label and ``<label>_seconds``. Rows come from the score cache when present, so an
+interrupted run rerun with the same settings only scores what is missing.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+from collections.abc import Hashable, Mapping
+from pathlib import Path
+from typing import Any
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from esnas.scoring.cache import ScoreCache
+from esnas.scoring.scorer import BUILD_LABEL, Scorer, make_probe
+from esnas.spaces.base import SearchSpace
+from esnas.utils.console import get_logger, progress_bar
+from esnas.utils.task import RunContext
+
+log = get_logger(__name__)
+
+
+def metric_spec(cfg: DictConfig) -> dict[str, dict[str, Any]]:
+    """``{label: options}`` from ``metrics`` (names, or ``{label: options}`` items) over the
+    defaults in ``metric_options.<name>`` (composed from ``conf/metric/<name>.yaml``)."""
+    defaults = OmegaConf.to_container(cfg.get("metric_options") or {}, resolve=True)
+    assert isinstance(defaults, dict)
+    spec: dict[str, dict[str, Any]] = {}
+    for item in OmegaConf.to_container(cfg.metrics, resolve=True):  # type: ignore[union-attr]
+        pairs = item.items() if isinstance(item, Mapping) else [(item, None)]
+        for label, options in pairs:
+            base = defaults.get(str(label).split("/", 1)[0]) or {}
+            spec[str(label)] = {**base, **(options or {})}
+    if not spec:
+        raise ValueError("metrics is empty; give at least one, e.g. metrics=[logsynflow]")
+    return spec
+
+
+def select_archs(space: SearchSpace, sample: Mapping[str, Any]) -> list[Hashable]:
+    """The genomes to score: ``sample.archs`` (strings), or ``sample.n`` distinct ones drawn
+    with ``sample.seed`` (``n: all`` for every genome of an enumerable space)."""
+    if sample.get("archs"):
+        return [space.decode(str(a)) for a in sample["archs"]]
+    n, rng = sample.get("n"), random.Random(int(sample.get("seed", 0)))
+    if space.num_archs is not None:
+        total = space.num_archs
+        if n == "all":
+            return [space.from_index(i) for i in range(total)]
+        if not isinstance(n, int) or not 1 <= n <= total:
+            raise ValueError(f"sample.n={n!r} is invalid; valid: 1..{total} or 'all'")
+        return [space.from_index(i) for i in rng.sample(range(total), n)]
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"sample.n={n!r} is invalid; valid: an int >= 1 (this space is open)")
+    seen: dict[str, Hashable] = {}
+    for _ in range(50 * n):
+        genome = space.sample(rng)
+        seen.setdefault(space.encode(genome), genome)
+        if len(seen) == n:
+            break
+    return list(seen.values())
+
+
+def write_csv_atomic(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> None:
+    """Writes the whole table next to ``path`` and renames it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def score_task(ctx: RunContext) -> dict[str, Any]:
+    """Scores the selected architectures and writes ``cfg.output`` (CSV)."""
+    cfg = ctx.cfg
+    space: SearchSpace = instantiate(cfg.space)
+    metrics = metric_spec(cfg)
+    output = Path(cfg.output)
+    if output.suffix != ".csv":
+        raise ValueError(f"output={str(output)!r} is invalid; valid: a path ending in .csv")
+    probe = make_probe(cfg.probe, space)
+    genomes = select_archs(space, cfg.sample)
+    cache = ScoreCache(cfg.cache.path) if cfg.cache.get("path") else ScoreCache(None)
+    scorer = Scorer(space, metrics, probe, cache)
+    log.info("scoring %d %s architectures with %s", len(genomes), space.name, scorer.labels)
+
+    rows, cached = [], 0
+    with progress_bar() as bar:
+        task = bar.add_task(f"score {space.name}", total=len(genomes))
+        for i, genome in enumerate(genomes):
+            scores = scorer.score(genome)
+            cached += scorer.last_cached
+            arch = space.encode(genome)
+            cost = space.cost(genome)
+            row: dict[str, Any] = {"arch": arch}
+            if space.num_archs is not None:
+                row["index"] = space.index_of(genome)
+            row.update(cost_params=cost.params, cost_macs=cost.macs, **scores)
+            seconds = scorer.seconds(arch)
+            row["build_seconds"] = seconds.get(BUILD_LABEL, 0.0)
+            row.update({f"{label}_seconds": seconds[label] for label in scorer.labels})
+            rows.append(row)
+            bar.advance(task)
+            if (i + 1) % 100 == 0 or i + 1 == len(genomes):
+                ctx.logger.log({"score/archs": i + 1, "score/cached": cached}, step=i + 1)
+    cache.close()
+    columns = list(rows[0])
+    write_csv_atomic(output, columns, rows)
+    ctx.logger.log_table("scores", columns, [[r[c] for c in columns] for r in rows])
+    means = {
+        f"seconds/{label}": sum(r[f"{label}_seconds"] for r in rows) / len(rows)
+        for label in scorer.labels
+    }
+    log.info("wrote %d rows to %s (%d from cache)", len(rows), output, cached)
+    return {"archs": len(rows), "cached": cached, "output": str(output), **means}

@@ -1,0 +1,137 @@
+"""Entropic Score estimators against hand-computed and full-activation references."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from esnas.metrics.base import Probe, score_model
+from esnas.metrics.entropic import activation_entropies
+from tests.metrics.metric_nets import ALL, DeadNet, TinyViT, conv_net, probe
+
+
+def h2(p: float) -> float:
+    return 0.0 if p in (0.0, 1.0) else -(p * math.log(p) + (1 - p) * math.log(1 - p))
+
+
+def batch_probe(x: torch.Tensor) -> Probe:
+    return Probe(input="batch", batch=x, num_inits=1, bn_mode="eval")
+
+
+def test_binary_entropy_of_a_known_pattern() -> None:
+    # 4 samples × 3 elements; positives per element: 2/4, 1/4, 0/4.
+    x = torch.tensor([[1.0, 2.0, -1.0], [1.0, -2.0, -1.0], [-1.0, -2.0, 0.0], [-3.0, -1.0, -1.0]])
+    model = nn.Sequential(nn.Flatten(), nn.ReLU())
+    opts = {"log": False}
+    total = h2(0.5) + h2(0.25) + h2(0.0)
+    assert score_model(model, {"entropic": opts}, batch_probe(x))["entropic"] == pytest.approx(
+        total
+    )
+    mean = {"entropic": {"log": False, "aggregate_elements": "mean"}}
+    assert score_model(model, mean, batch_probe(x))["entropic"] == pytest.approx(total / 3)
+    log = score_model(model, ["entropic"], batch_probe(x))["entropic"]
+    assert log == pytest.approx(math.log(total))
+
+
+class Reuse(nn.Module):
+    """One in-place ReLU module called twice, plus a functional relu that is not hooked."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.relu(self.lin(self.act(self.lin(self.act(x)))))
+
+
+def test_reused_module_counts_as_two_layers_and_functional_calls_are_not_hooked() -> None:
+    layers = activation_entropies(Reuse(), torch.randn(8, 4))
+    assert sorted(layers) == ["act#0", "act#1"]
+    assert all(layer.elements == 4 and layer.channels == 4 for layer in layers.values())
+
+
+def _captured(model: nn.Module, x: torch.Tensor, kind: type) -> list[torch.Tensor]:
+    acts: list[torch.Tensor] = []
+    for m in model.modules():
+        if isinstance(m, kind):
+            m.register_forward_hook(lambda m, i, o: acts.append(o.detach().clone()))
+    with torch.no_grad():
+        model(x)
+    return acts
+
+
+def _reference(acts: list[torch.Tensor], estimator: str, eps: float = 1e-6) -> float:
+    total = 0.0
+    for a in acts:
+        a = a.reshape(a.shape[0], -1).double()
+        if estimator == "binary":
+            p = (a > 0).double().mean(0)
+            total += float(-(torch.xlogy(p, p) + torch.xlogy(1 - p, 1 - p)).sum())
+        elif estimator == "gaussian":
+            z = (a - a.mean()) / a.std(correction=0)
+            var = z.var(0, correction=0)
+            total += float((0.5 * torch.log(2 * math.pi * math.e * (var + eps))).sum())
+        else:
+            q = a.abs() / a.abs().sum(1, keepdim=True)
+            total += float(-torch.xlogy(q, q).sum(1).mean())
+    return total
+
+
+@pytest.mark.parametrize("estimator", ["binary", "gaussian", "shannon"])
+def test_estimators_match_full_activation_reference_on_conv_and_tokens(estimator: str) -> None:
+    torch.manual_seed(0)
+    x = torch.randn(16, 3, 8, 8)
+    for model, kind in ((conv_net().eval(), nn.ReLU), (TinyViT().eval(), nn.GELU)):
+        ref = _reference(_captured(model, x, kind), estimator)
+        got = score_model(
+            model,
+            {"entropic": {"estimator": estimator, "log": False}},
+            batch_probe(x),
+            reinit=False,
+        )["entropic"]
+        assert got == pytest.approx(ref, rel=1e-6), type(model).__name__
+
+
+def test_token_layers_have_feature_channels_and_norm_attention_hooks_work() -> None:
+    layers = activation_entropies(TinyViT(), torch.randn(8, 3, 8, 8), hook=["act", "norm", "attn"])
+    assert set(layers) == {"mlp.1#0", "norm1#0", "norm2#0", "attn#0"}
+    assert layers["mlp.1#0"].channels == 32 and layers["mlp.1#0"].elements == 4 * 32
+    assert all(0 < layer.value <= layer.elements * math.log(2) for layer in layers.values())
+
+
+def test_width_normalise_divides_each_layer() -> None:
+    x = torch.randn(16, 3, 8, 8)
+    model = conv_net().eval()  # as the probe's bn_mode="eval" prepares it
+    layers = activation_entropies(model, x)
+    p = batch_probe(x)
+    for mode, width in (
+        ("log_channels", lambda L: math.log(L.channels)),
+        ("log_elements", lambda L: math.log(L.elements)),
+        ("channels", lambda L: L.channels),
+    ):
+        want = sum(L.value / width(L) for L in layers.values()) / len(layers)
+        opts = {"log": False, "width_normalise": mode, "aggregate_layers": "mean"}
+        got = score_model(model, {"entropic": opts}, p, reinit=False)["entropic"]
+        assert got == pytest.approx(want, rel=1e-9), mode
+
+
+def test_constant_activations_and_no_hooked_layer_give_the_floor_without_nan() -> None:
+    for est in ("binary", "gaussian", "shannon"):
+        out = score_model(DeadNet(), {"entropic": {"estimator": est}}, probe())["entropic"]
+        assert math.isfinite(out) and out == -1e30, est
+    gauss = {"entropic": {"estimator": "gaussian", "log": False}}
+    assert math.isfinite(score_model(DeadNet(), gauss, probe())["entropic"])
+    no_act = nn.Sequential(nn.Flatten(), nn.Linear(192, 10))
+    assert score_model(no_act, ["entropic"], probe())["entropic"] == -1e30
+
+
+def test_every_metric_runs_on_a_transformer_block() -> None:
+    p = probe(input_shape=(3, 8, 8), linear_init="trunc_normal")
+    out = score_model(TinyViT(), list(ALL), p)
+    assert all(math.isfinite(v) and v > -1e30 for v in out.values()), out
+    assert out["entropic"] > 0

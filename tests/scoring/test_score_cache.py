@@ -1,0 +1,79 @@
+"""The score cache and the scorer over it: nothing is scored twice, timings survive."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from esnas.metrics import Probe
+from esnas.scoring import ScoreCache, Scorer, make_probe
+from esnas.spaces import NB201Space
+from esnas.utils.registry import UnknownNameError
+
+
+def test_cache_persists_across_connections(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "scores.sqlite"
+    with ScoreCache(path) as cache:
+        ctx = cache.register({"metric": "m", "probe": {"seed": 1}})
+        cache.put(ctx, "a", 1.5, 0.25)
+        cache.put(ctx, "b", -2.0, 0.5)
+        cache.put(ctx, "b", -3.0, 0.75)  # a re-score replaces
+    with ScoreCache(path) as cache:
+        assert cache.get(ctx, "a") == (1.5, 0.25)
+        assert cache.get_many(ctx, ["a", "b", "c"]) == {"a": (1.5, 0.25), "b": (-3.0, 0.75)}
+        assert cache.count(ctx) == 2
+        other = cache.register({"metric": "m", "probe": {"seed": 2}})
+        assert other != ctx and cache.get(other, "a") is None
+
+
+def test_corrupt_cache_file_is_named(tmp_path: Path) -> None:
+    bad = tmp_path / "scores.sqlite"
+    bad.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(ValueError, match=r"scores\.sqlite is not a valid SQLite file"):
+        ScoreCache(bad)
+
+
+def _probe(space: NB201Space, **kw) -> Probe:
+    return make_probe({"batch_size": 4, "num_inits": 1, "device": "cpu", **kw}, space)
+
+
+def test_scorer_never_builds_a_scored_arch_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    space = NB201Space("cifar10")
+    genome = space.sample(random.Random(0))
+    scorer = Scorer(space, ["params", "logsynflow"], _probe(space))
+    first = scorer.score(genome)
+    assert not scorer.last_cached and scorer.last_seconds > 0
+    assert first["params"] == space.cost(genome).params
+    uncached_seconds = scorer.last_seconds
+
+    def no_build(_genome):
+        raise AssertionError("a cached architecture was rebuilt")
+
+    monkeypatch.setattr(space, "build", no_build)
+    assert scorer.score(genome) == first
+    assert scorer.last_cached
+    assert scorer.last_seconds == pytest.approx(uncached_seconds)  # reported as if uncached
+
+
+def test_scorer_keys_scores_by_probe_and_options() -> None:
+    space = NB201Space("cifar10")
+    genome = space.from_index(123)
+    cache = ScoreCache(None)
+    a = Scorer(space, ["synflow"], _probe(space, seed=1), cache).score(genome)
+    again = Scorer(space, ["synflow"], _probe(space, seed=1), cache)
+    assert again.score(genome) == a and again.last_cached
+    other_seed = Scorer(space, ["synflow"], _probe(space, seed=2), cache)
+    assert other_seed.score(genome) != a and not other_seed.last_cached
+    other_space = Scorer(NB201Space("cifar100"), ["synflow"], _probe(space, seed=1), cache)
+    other_space.score(genome)
+    assert not other_space.last_cached
+
+
+def test_scorer_rejects_unknown_metric_in_one_line() -> None:
+    space = NB201Space("cifar10")
+    with pytest.raises(UnknownNameError) as info:
+        Scorer(space, ["entropyy"], _probe(space))
+    message = str(info.value)
+    assert "\n" not in message and "entropic" in message and "logsynflow" in message
