@@ -51,12 +51,26 @@ format: ## ruff autofix + format
 	$(BIN)/ruff format src tests experiments
 
 .PHONY: bench
-bench: ## Benchmarks (speed and memory live here, never in unit tests)
+bench: ## Benchmarks: ms per NB201 cell of every metric (median of 20 cells), CLI start-up
+	$(TEST_ENV) $(BIN)/python experiments/bench_metrics.py --build nb201 --models 20 --reps 1 \
+		--input-shape 3 32 32 --batch-size 64 --num-inits 3
 	$(TEST_ENV) $(BIN)/python experiments/bench_startup.py
 
 .PHONY: score
 score: ## Score 100 random NB201 cells with Entropic Score + LogSynflow (ARGS=... to override)
 	$(BIN)/esnas-score $(ARGS)
+
+.PHONY: search
+search: ## The main job: cyclic search of ESFormer at the esformer_xs budget, CPU-sized
+	$(BIN)/esnas-search experiment=esformer_xs_search $(ARGS)
+
+.PHONY: reproduce-nb201-correlation
+reproduce-nb201-correlation: ## NB201 correlation table (experiments/results/nb201_correlation.*)
+	$(BIN)/python experiments/nb201_correlation.py $(ARGS)
+
+.PHONY: reproduce-nb201-search
+reproduce-nb201-search: ## NB201 search table (experiments/results/nb201_search.*)
+	$(BIN)/python experiments/nb201_search.py --seeds 10 --budgets 300 1000 $(ARGS)
 
 .PHONY: clean
 clean: ## Remove caches and run outputs (keeps .venv and committed results)

@@ -106,7 +106,7 @@ def bench(
 def main(argv: Sequence[str] | None = None) -> None:
     """Parses arguments, runs :func:`bench` and prints a markdown table (and a CSV)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--build", default="__default__", help="pkg.module:callable")
+    ap.add_argument("--build", default="__default__", help="pkg.module:callable, or nb201")
     ap.add_argument("--metrics", nargs="*", default=None, help="default: every registered one")
     ap.add_argument("--input-shape", nargs=3, type=int, default=(3, 32, 32))
     ap.add_argument("--batch-size", type=int, default=64)
@@ -119,7 +119,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    build = (lambda i: small_convnet()) if args.build == "__default__" else load_builder(args.build)
+    if args.build == "__default__":
+        build = lambda i: small_convnet()  # noqa: E731
+    elif args.build == "nb201":  # the i-th of a fixed spread of official NB201 cells
+        from esnas.spaces import NB201Space
+
+        space = NB201Space("cifar10")
+        build = lambda i: space.build(space.from_index((7919 * i) % space.num_archs))  # noqa: E731
+    else:
+        build = load_builder(args.build)
     probe = Probe(
         input_shape=tuple(args.input_shape),
         batch_size=args.batch_size,

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from esnas.metrics.base import make_generator, reinit_, score_model
+from esnas.metrics.base import Probe, make_generator, reinit_, score_model
 from tests.metrics.metric_nets import DeadNet, conv_net, probe
 
 
@@ -79,3 +79,21 @@ def test_float64_is_used() -> None:
     score_model(model, ["logsynflow"], probe(input_shape=(5,), num_inits=1))
     assert seen == [torch.float64] and model[0].weight.dtype == torch.float32
     assert math.isfinite(score_model(model, ["synflow"], probe(input_shape=(5,)))["synflow"])
+
+
+def test_logsynflow_is_finite_when_gradients_are_negative() -> None:
+    # LayerNorm centres its input, so some weights before it get gradients below -1:
+    # log(1 + g) would be NaN there; log(1 + |g|) keeps the score finite and positive.
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.Linear(8, 3))
+    probe = Probe(input_shape=(4,), num_inits=1)
+    scores = score_model(model, ["logsynflow", "synflow"], probe)
+    assert scores["logsynflow"] > 0 and math.isfinite(scores["logsynflow"])
+
+    with torch.no_grad():
+        for p in model.parameters():
+            p.abs_()
+    model.double()
+    model(torch.ones(1, 4, dtype=torch.float64)).sum().backward()
+    grads = torch.cat([m.weight.grad.flatten() for m in (model[0], model[2])])
+    assert (grads < -1).any()  # the case this guards against really occurs here

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from esnas.cli.app import hydra_entry
 from esnas.utils.task import RunContext
 
 
-def search(ctx: RunContext) -> dict:
-    """Not available yet (issue #5); its configs already compose."""
-    raise NotImplementedError("esnas-search has not landed yet (issue #5)")
+def search(ctx: RunContext) -> dict[str, Any]:
+    """Searches ``space`` with ``strategy`` under ``budget``; resumes from the output dir."""
+    from esnas.search.recipe import run_search  # why here: `--help` stays fast
+
+    return run_search(ctx)
 
 
 main = hydra_entry("search", "search", search)

@@ -8,6 +8,10 @@ afterwards), float64, one all-ones input of shape (1, C, H, W), R = sum of outpu
 backward; score = Σ over Conv and Linear weights of |θ·g| (SynFlow) or |θ·log(1 + g)|
 (LogSynflow). Weights that get no gradient contribute 0, as in FreeREA's published code
 (its stored NB201 values instead behave like log(g + 1e-6) on such weights).
+
+Signed gradients: in a conv-ReLU net with |θ| and identity BN every gradient is >= 0, but
+LayerNorm, GELU and softmax attention (ESFormer) give negative ones, and log(1 + g) is NaN
+for g < -1. We use log(1 + |g|): identical on NB201, finite on transformers.
 """
 
 from __future__ import annotations
@@ -57,5 +61,6 @@ def synflow(model: nn.Module, ctx: MetricContext) -> float:
     "logsynflow", needs_grad=True, dtype="float64", bn="identity", data=False, floor=0.0
 )
 def logsynflow(model: nn.Module, ctx: MetricContext) -> float:
-    """LogSynflow (Cavagnero et al. 2022, FreeREA): Σ |θ · log(1 + ∂R/∂θ)| over weights."""
-    return math.fsum(float((w * torch.log1p(g)).abs().sum()) for w, g in synflow_pairs(model, ctx))
+    """LogSynflow (Cavagnero et al. 2022, FreeREA): Σ |θ · log(1 + |∂R/∂θ|)| over weights."""
+    pairs = synflow_pairs(model, ctx)
+    return math.fsum(float((w * torch.log1p(g.abs())).abs().sum()) for w, g in pairs)

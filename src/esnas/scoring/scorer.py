@@ -14,8 +14,9 @@ from esnas.metrics import Probe, resolve_metrics, score_model
 from esnas.scoring.cache import ScoreCache
 from esnas.spaces.base import SearchSpace
 
-# Bump when a metric's implementation changes its values: old cache entries stop matching.
-SCORE_VERSION = 1
+# Bump when a metric's implementation changes its values: old cache entries stop matching
+# (2: LogSynflow takes log(1 + |g|)).
+SCORE_VERSION = 2
 BUILD_LABEL = "_build"  # pseudo-metric holding model build times, for uncached timings
 
 

@@ -1,0 +1,278 @@
+"""The search as one readable recipe: ``setup(cfg)``, ``run()``, ``state_dict()`` /
+``load_state_dict()`` for resume, ``close()``.
+
+A plain PyTorch loop (no Lightning): the scorer builds and scores models on ``device``; the
+strategy only sees genomes and scores. After every generation the state is checkpointed
+atomically, so rerunning the same command on the same output dir continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from esnas.search import baselines as _baselines  # noqa: F401  (registers strategies)
+from esnas.search import cyclic as _cyclic  # noqa: F401
+from esnas.search.checkpoint import (
+    CHECKPOINT_FILE,
+    CorruptCheckpointError,
+    load_checkpoint,
+    save_checkpoint,
+)
+from esnas.search.constraints import Constraints
+from esnas.search.engine import Engine, ScorerLike
+from esnas.search.fitness import fitness
+from esnas.search.outputs import plot_pareto, plot_trajectory, write_best, write_history
+from esnas.search.records import history_columns, history_rows
+from esnas.search.strategy import STRATEGIES, Strategy
+from esnas.utils.console import get_logger, progress_bar
+from esnas.utils.loggers import RunLogger
+
+log = get_logger(__name__)
+PHASE_CODES = {"init": 0, "topology": 1, "size": 2, "search": 3}
+
+
+def build_scorer(cfg: DictConfig, space: Any) -> ScorerLike:
+    """The cached :class:`esnas.scoring.Scorer` for ``cfg.metrics`` / ``cfg.probe`` on
+    ``cfg.device`` (``auto`` = CUDA when present)."""
+    from esnas.scoring import ScoreCache, Scorer, make_probe
+    from esnas.scoring.run import metric_spec
+
+    probe = make_probe(cfg.probe, space, device=cfg.get("device", "auto"))
+    path = cfg.get("cache", {}).get("path")
+    return Scorer(space, metric_spec(cfg), probe, ScoreCache(path))
+
+
+class SearchRecipe:
+    """One search run in one output folder.
+
+    Args:
+        output_dir: where the checkpoint and result files go.
+        logger: the run logger (W&B, CSV or none).
+        scorer: an already built scorer (tests, or a script sharing one cache across
+            runs); ``None`` builds one from the config in :meth:`setup`.
+    """
+
+    def __init__(
+        self,
+        output_dir: str | Path,
+        logger: RunLogger | None = None,
+        scorer: ScorerLike | None = None,
+    ) -> None:
+        self.output_dir = Path(output_dir)
+        self.logger = logger or RunLogger(output_dir)
+        self.scorer = scorer
+        self._owns_scorer = scorer is None
+        self.checkpoint_path = self.output_dir / CHECKPOINT_FILE
+        self.resumed = False
+
+    # ---- setup ----------------------------------------------------------------------------
+    def setup(self, cfg: DictConfig) -> None:
+        """Builds space, constraints, scorer, engine and strategy; resumes if a checkpoint
+        exists and ``cfg.resume`` is true."""
+        self.cfg = cfg
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        self.space = instantiate(cfg.space)
+        cons = OmegaConf.to_container(cfg.get("constraints") or {}, resolve=True)
+        self.constraints = Constraints(self.space, **cons)
+        strategy_cfg = OmegaConf.to_container(cfg.strategy, resolve=True)
+        assert isinstance(strategy_cfg, dict)
+        name = strategy_cfg.pop("name", None) or "cyclic"
+        strategy_cls = STRATEGIES.get(name)  # unknown name: one line listing the choices
+        budget = cfg.budget
+        combine = strategy_cfg.pop("combine", "max_norm")
+        unique = strategy_cfg.pop("unique", True)
+        self.checkpoint_every = int(strategy_cfg.pop("checkpoint_every", 1))
+        if self.scorer is None:
+            self.scorer = build_scorer(cfg, self.space)
+        self.engine = Engine(
+            self.space,
+            self.scorer,
+            self.constraints,
+            random.Random(int(cfg.seed)),
+            max_evaluations=int(budget.evaluations),
+            max_seconds=budget.get("seconds"),
+            combine=combine,
+            unique=unique,
+        )
+        self.strategy: Strategy = strategy_cls(self.engine, name=name, **strategy_cfg)
+        labels = getattr(self.scorer, "labels", None)
+        missing = sorted(self.strategy.needed_metrics() - set(labels or ()))
+        if labels is not None and missing:
+            raise ValueError(
+                f"strategy {name} needs metric(s) {', '.join(missing)} but metrics gives "
+                f"{', '.join(labels)}; add them, e.g. metrics=[entropic,logsynflow]"
+            )
+        self.identity = {"space": self.space.describe(), "strategy": name, "seed": int(cfg.seed)}
+        if self.checkpoint_path.exists() and cfg.get("resume", True):
+            self.load_state_dict(load_checkpoint(self.checkpoint_path))
+            self.resumed = True
+            log.info(
+                "resuming %s from %s at %d evaluations",
+                name,
+                self.checkpoint_path,
+                self.engine.evaluations,
+            )
+        for line in self.strategy.describe():
+            log.info(line)
+
+    # ---- state ----------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "identity": self.identity,
+            "engine": self.engine.state_dict(),
+            "strategy": self.strategy.state_dict(),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        if state["identity"] != self.identity:
+            raise CorruptCheckpointError(
+                f"search checkpoint {self.checkpoint_path} belongs to another search "
+                f"({state['identity']}, this one is {self.identity}); use another output dir "
+                "or resume=false to overwrite it"
+            )
+        try:
+            self.engine.load_state_dict(state["engine"])
+            self.strategy.load_state_dict(state["strategy"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise CorruptCheckpointError(
+                f"search checkpoint {self.checkpoint_path} is inconsistent: {err!r}"
+            ) from None
+
+    def checkpoint(self) -> None:
+        save_checkpoint(self.checkpoint_path, self.state_dict())
+
+    # ---- run ------------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        """Runs until the budget is spent, then writes the outputs; returns the figures."""
+        eng, strat = self.engine, self.strategy
+        generation, phase = 0, None
+        with progress_bar() as bar:
+            task = bar.add_task(strat.name, total=eng.max_evaluations, completed=eng.evaluations)
+            while not eng.done():
+                if strat.phase != phase:
+                    phase = strat.phase
+                    self._phase_marker(phase)
+                before = eng.evaluations
+                strat.step()
+                generation += 1
+                if eng.evaluations == before:
+                    raise RuntimeError(f"strategy {strat.name} made no progress in a step")
+                stats = strat.generation_stats()
+                self.logger.log({**stats, "evaluations": eng.evaluations}, step=eng.evaluations)
+                if generation % self.checkpoint_every == 0 or eng.done():
+                    self.checkpoint()
+                best = max(stats.values(), default=float("nan"))
+                bar.update(
+                    task,
+                    completed=eng.evaluations,
+                    description=f"{strat.name} [{strat.phase}] best {best:.4g}",
+                )
+        self.checkpoint()
+        return self.finish()
+
+    def _phase_marker(self, phase: str) -> None:
+        cycle = getattr(self.strategy, "cycle", 0)
+        log.info(
+            "phase %s (cycle %d) starts at %d evaluations", phase, cycle, self.engine.evaluations
+        )
+        self.logger.log(
+            {"phase/code": PHASE_CODES.get(phase, -1), "phase/cycle": cycle},
+            step=self.engine.evaluations,
+        )
+
+    def finish(self) -> dict[str, Any]:
+        """Picks the answer and writes best.json, best_arch.yaml, history.csv and plots."""
+        eng, strat, out = self.engine, self.strategy, self.output_dir
+        if not eng.history:
+            raise RuntimeError("the search evaluated nothing (budget.seconds too small?)")
+        best_i = strat.pick()
+        best = eng.history[best_i]
+        final_fits = fitness(eng.history, strat.final_metrics, eng.combine)
+        labels = list(best.scores)
+        uncached = sum(r.seconds for r in eng.history)
+        figures: dict[str, Any] = {
+            "best_arch": best.arch,
+            "best_fitness": final_fits[best_i],
+            "best_params": best.params,
+            "best_macs": best.macs,
+            **{f"best_{k}": v for k, v in best.scores.items()},
+            "best_index": best_i,
+            "evaluations": eng.evaluations,
+            "wall_time_s": round(eng.wall_seconds(), 3),
+            "search_seconds_uncached": round(uncached, 3),
+            "strategy": strat.name,
+            "space": self.space.name,
+        }
+        best_json, best_yaml = write_best(
+            out,
+            best,
+            eng.genome(best_i),
+            self.space.describe(),
+            {
+                "fitness_metrics": strat.final_metrics,
+                "fitness_final": final_fits[best_i],
+                "strategy": strat.name,
+                "seed": int(self.cfg.seed),
+                "evaluations": eng.evaluations,
+                "wall_time_s": figures["wall_time_s"],
+                "search_seconds_uncached": figures["search_seconds_uncached"],
+                "constraints": self.constraints.describe(),
+            },
+        )
+        history_csv = write_history(out / "history.csv", eng.history, labels)
+        phase_metrics = {
+            p: strat.metrics_for(p) for p in dict.fromkeys(r.phase for r in eng.history)
+        }
+        phase_metrics["final pick"] = strat.final_metrics
+        pareto = plot_pareto(
+            out / "pareto.png", eng.history, strat.final_metrics, eng.combine, best_i
+        )
+        trajectory = plot_trajectory(
+            out / "trajectory.png", eng.history, phase_metrics, eng.combine
+        )
+        self.logger.log_table("history", history_columns(labels), history_rows(eng.history, labels))
+        self.logger.log_image("pareto", pareto)
+        self.logger.log_image("trajectory", trajectory)
+        self.logger.log_artifact(best_yaml, name=f"best-arch-{self.space.name}", type="genome")
+        log.info("best %s genome: %s", self.space.name, best.arch)
+        log.info(
+            "params %.4fM, MACs %.2fM, scores %s",
+            best.params / 1e6,
+            best.macs / 1e6,
+            {k: round(v, 4) for k, v in best.scores.items()},
+        )
+        log.info(
+            "%d evaluations in %.1f s (%.1f s scoring without cache); outputs in %s "
+            "(best.json, best_arch.yaml, %s, pareto.png, trajectory.png)",
+            eng.evaluations,
+            eng.wall_seconds(),
+            uncached,
+            out,
+            history_csv.name,
+        )
+        _ = best_json
+        return figures
+
+    def close(self) -> None:
+        """Releases the scorer's cache connection if this recipe built the scorer."""
+        if not self._owns_scorer:
+            return
+        cache = getattr(self.scorer, "cache", None)
+        if cache is not None and hasattr(cache, "close"):
+            cache.close()
+
+
+def run_search(ctx: Any, scorer: ScorerLike | None = None) -> dict[str, Any]:
+    """The ``esnas-search`` task: setup, run, close; returns the figures."""
+    recipe = SearchRecipe(ctx.output_dir, ctx.logger, scorer)
+    try:
+        recipe.setup(ctx.cfg)
+        return recipe.run()
+    finally:
+        recipe.close()

@@ -1,0 +1,160 @@
+"""Strategy base class, registry and the generation step strategies share.
+
+A strategy is a small state machine over an :class:`~esnas.search.engine.Engine`: each
+:meth:`Strategy.step` runs one generation (a few evaluations), after which the recipe logs
+and checkpoints. Its state is plain data (evaluation indices and counters).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from esnas.search.engine import Engine
+from esnas.spaces.base import GeneGroup
+from esnas.utils.registry import Registry
+
+STRATEGIES: Registry[type[Strategy]] = Registry("strategy")
+
+
+def register_strategy(*names: str):
+    """Registers a strategy class under one or more names (``combined`` reuses cyclic)."""
+
+    def decorator(cls: type[Strategy]) -> type[Strategy]:
+        for name in names:
+            STRATEGIES.register(name)(cls)
+        return cls
+
+    return decorator
+
+
+class Strategy:
+    """Base strategy: a population (history indices) evolved one generation per step.
+
+    Args:
+        engine: the evolution core.
+        name: the registry name this instance was created under.
+        metrics: labels whose combination is the fitness (selection and final pick).
+        population: population size.
+        chunk: random evaluations per step while the population is being filled (so the
+            first generation is checkpointed in pieces, not all at once).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        name: str = "",
+        metrics: Sequence[str] = ("logsynflow", "entropic"),
+        population: int = 100,
+        chunk: int = 10,
+    ) -> None:
+        self.engine = engine
+        self.name = name
+        self.metrics = list(metrics)
+        self.size = int(population)
+        self.chunk = int(chunk)
+        self.population: list[int] = []
+        if self.size < 2:
+            raise ValueError(f"strategy.population must be >= 2, got {self.size}")
+
+    # ---- what the recipe asks ---------------------------------------------------------------
+    @property
+    def phase(self) -> str:
+        """Current phase (for progress, logs and records)."""
+        return "search"
+
+    @property
+    def phase_metrics(self) -> list[str]:
+        """Fitness metrics of the current phase."""
+        return self.metrics
+
+    @property
+    def final_metrics(self) -> list[str]:
+        """Fitness metrics of the final pick (also used for plots)."""
+        return self.metrics
+
+    def needed_metrics(self) -> set[str]:
+        """Every metric label this strategy reads."""
+        return set(self.metrics)
+
+    def describe(self) -> list[str]:
+        """Lines for the run log saying what this strategy will do."""
+        return [f"strategy {self.name}: fitness = {' + '.join(self.metrics)}"]
+
+    def step(self) -> None:
+        """One generation (at least one evaluation unless the budget is spent)."""
+        raise NotImplementedError
+
+    def pick(self) -> int:
+        """Evaluation index of the answer: the fittest feasible genome of the history."""
+        return self.engine.best(range(self.engine.evaluations), self.final_metrics)[0]
+
+    def generation_stats(self) -> dict[str, float]:
+        """Best and mean fitness of the population under the current phase's fitness."""
+        if not self.population:
+            return {}
+        fits = self.engine.fitness_of(self.population, self.phase_metrics)
+        return {
+            f"{self.phase}/best_fitness": max(fits),
+            f"{self.phase}/mean_fitness": sum(fits) / len(fits),
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"population": list(self.population)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.population = list(state["population"])
+
+    # ---- shared steps -------------------------------------------------------------------------
+    def fill(self, population: list[int], size: int, phase: str, cycle: int = 0, limit=None):
+        """Adds up to ``chunk`` random genomes to ``population`` (until it has ``size``)."""
+        n = min(self.chunk, size - len(population), self.engine.remaining())
+        if limit is not None:
+            n = min(n, limit)
+        new = [
+            self.engine.evaluate(self.engine.random_genome(), phase, cycle)
+            for _ in range(max(n, 0))
+        ]
+        return self.engine.settle(population, new, self.metrics_for(phase), None, 0)
+
+    def metrics_for(self, phase: str) -> list[str]:
+        """Fitness metrics of ``phase`` (overridden by multi-phase strategies)."""
+        return self.metrics
+
+    def generation(
+        self,
+        population: list[int],
+        metrics: Sequence[str],
+        tournament: int,
+        groups: Sequence[GeneGroup],
+        cross_group: GeneGroup | None,
+        phase: str,
+        cycle: int = 0,
+        limit: int | None = None,
+        age_out: int = 1,
+        crossover: bool = True,
+        size: int | None = None,
+    ) -> list[int]:
+        """FreeREA's generation: a tournament picks the top-2 parents, each is mutated once
+        and the two are crossed once; the oldest member leaves and the population is cut
+        back to ``size`` (default: the strategy's) by fitness. ``limit`` caps the evaluations."""
+        eng = self.engine
+        n = eng.remaining() if limit is None else min(limit, eng.remaining())
+        fits = eng.fitness_of(population, metrics)
+        parents = eng.tournament(population, fits, tournament, 2)
+        a, b = parents[0], parents[-1]
+        plan = [("m", a), ("m", b), ("x", None)] if crossover else [("m", a), ("m", b)]
+        new: list[int] = []
+        for kind, p in plan[:n]:
+            if new and eng.done():  # the wall-time budget ran out mid-generation
+                break
+            made = eng.crossover(a, b, cross_group) if kind == "x" else None
+            if made is not None:
+                child, op = made
+                parents_of = (a, b)
+            else:  # mutation, or crossover the space cannot do for this group alone
+                p = a if p is None else p
+                child, op = eng.mutant(p, groups)
+                parents_of = (p,)
+            new.append(eng.evaluate(child, phase, cycle, op, parents_of))
+        return eng.settle(population, new, metrics, size or self.size, age_out)
