@@ -226,3 +226,25 @@ def test_cost_model_matches_flop_counter_many() -> None:
     assert _check_costs(space, [space.sample(rng) for _ in range(50)]) == 0.0
     small = ESFormerSpace(resolution=96, num_classes=100)
     assert _check_costs(small, [small.sample(rng) for _ in range(20)]) == 0.0
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_crossover_group_crosses_only_its_group(seed: int) -> None:
+    space = ESFormerSpace()
+    rng = random.Random(seed)
+    a, b = space.sample(rng), space.sample(rng)
+    topo = space.crossover_group(a, b, "topology", rng)
+    assert (topo.stem_width, topo.head_dim, topo.widths, topo.expansions, topo.depths) == (
+        a.stem_width, a.head_dim, a.widths, a.expansions, a.depths
+    )  # fmt: skip
+    for i, ops in enumerate(topo.blocks):
+        for j, op in enumerate(ops):
+            assert op in {a.blocks[i][j], *(b.blocks[i][j : j + 1])}
+    size = space.crossover_group(a, b, "size", rng)
+    for i, ops in enumerate(size.blocks):
+        assert set(ops) <= set(a.blocks[i])  # no block type a does not have at that stage
+        assert size.depths[i] in (a.depths[i], b.depths[i])
+        assert size.widths[i] in (a.widths[i], b.widths[i])
+    space.build(size), space.build(topo)  # both always build
+    with pytest.raises(ValueError, match="valid: topology, size"):
+        space.crossover_group(a, b, "shape", rng)  # type: ignore[arg-type]

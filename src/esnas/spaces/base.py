@@ -62,6 +62,18 @@ class SearchSpace(abc.ABC):
     def crossover(self, a: Hashable, b: Hashable, rng: random.Random) -> Hashable:
         """Uniform crossover: each gene taken from ``a`` or ``b`` with probability 1/2."""
 
+    def crossover_group(
+        self, a: Hashable, b: Hashable, group: GeneGroup, rng: random.Random
+    ) -> Hashable:
+        """Uniform crossover of the genes of ``group`` only, every other gene from ``a``.
+
+        What keeps cyclic search's phases decoupled. A space with one group gets it for free;
+        a space with both overrides it (or the search falls back to mutation only).
+        """
+        if tuple(self.gene_groups) == (group,):
+            return self.crossover(a, b, rng)
+        raise NotImplementedError(f"space {self.name!r} cannot cross the {group!r} genes alone")
+
     @abc.abstractmethod
     def encode(self, genome: Hashable) -> str:
         """The canonical string of ``genome`` (one string per genome, stable across versions)."""

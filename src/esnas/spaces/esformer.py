@@ -22,7 +22,7 @@ from torch import nn
 
 from esnas.models.esformer import ESFormer
 from esnas.models.esformer_blocks import ALL_OPS, ATTN_TYPES, CONV_OPS
-from esnas.spaces.base import Cost, GeneGroup, SearchSpace, register_space
+from esnas.spaces.base import GENE_GROUPS, Cost, GeneGroup, SearchSpace, register_space
 from esnas.spaces.esformer_cost import esformer_cost
 
 STEM_WIDTHS: tuple[int, ...] = (16, 24, 32)
@@ -277,25 +277,50 @@ class ESFormerSpace(SearchSpace):
 
     def crossover(self, a: ESFormerGenome, b: ESFormerGenome, rng: random.Random) -> ESFormerGenome:
         """Uniform crossover of every gene; block ops are crossed position by position."""
+        return self._cross(a, b, rng, topology=True, size=True)
 
+    def crossover_group(
+        self, a: ESFormerGenome, b: ESFormerGenome, group: GeneGroup, rng: random.Random
+    ) -> ESFormerGenome:
+        """Uniform crossover of one gene group, every other gene from ``a``.
+
+        ``topology`` crosses block ops position-wise on ``a``'s depths; ``size`` crosses stem
+        width, head dim, widths, expansions and depths, keeping ``a``'s ops (a deeper stage
+        repeats ``a``'s last op, as :meth:`mutate` does, so a size step never invents a block).
+        """
+        if group not in GENE_GROUPS:
+            raise ValueError(f"unknown gene group {group!r}; valid: {', '.join(GENE_GROUPS)}")
+        return self._cross(a, b, rng, topology=group == "topology", size=group == "size")
+
+    @staticmethod
+    def _cross(
+        a: ESFormerGenome, b: ESFormerGenome, rng: random.Random, topology: bool, size: bool
+    ) -> ESFormerGenome:
         def pick(x: Any, y: Any) -> Any:
             return x if rng.random() < 0.5 else y
 
+        def keep(x: Any, y: Any) -> Any:
+            return x
+
+        op_gene, size_gene = (pick if topology else keep), (pick if size else keep)
         blocks = []
-        for i in range(NUM_STAGES):
-            d = pick(a.depths[i], b.depths[i])
-            ops = [
-                pick(a.blocks[i][j], b.blocks[i][j])
-                if j < min(a.depths[i], b.depths[i])
-                else (a.blocks[i] if a.depths[i] > j else b.blocks[i])[j]
-                for j in range(d)
-            ]
+        for oa, ob in zip(a.blocks, b.blocks, strict=True):
+            ops = []
+            for j in range(size_gene(len(oa), len(ob))):
+                if j < len(oa) and j < len(ob):
+                    ops.append(op_gene(oa[j], ob[j]))
+                elif j < len(oa):
+                    ops.append(oa[j])
+                else:  # only b is this deep: its op, or a's last op when ops are not crossed
+                    ops.append(ob[j] if topology else oa[-1])
             blocks.append(tuple(ops))
         return ESFormerGenome(
-            stem_width=pick(a.stem_width, b.stem_width),
-            head_dim=pick(a.head_dim, b.head_dim),
-            widths=tuple(pick(x, y) for x, y in zip(a.widths, b.widths, strict=True)),
-            expansions=tuple(pick(x, y) for x, y in zip(a.expansions, b.expansions, strict=True)),
+            stem_width=size_gene(a.stem_width, b.stem_width),
+            head_dim=size_gene(a.head_dim, b.head_dim),
+            widths=tuple(size_gene(x, y) for x, y in zip(a.widths, b.widths, strict=True)),
+            expansions=tuple(
+                size_gene(x, y) for x, y in zip(a.expansions, b.expansions, strict=True)
+            ),
             blocks=tuple(blocks),
         )
 
