@@ -77,3 +77,19 @@ def test_scorer_rejects_unknown_metric_in_one_line() -> None:
         Scorer(space, ["entropyy"], _probe(space))
     message = str(info.value)
     assert "\n" not in message and "entropic" in message and "logsynflow" in message
+
+
+def test_default_options_spelled_out_share_the_cache() -> None:
+    from esnas.metrics import METRICS
+
+    space = NB201Space("cifar10")
+    genome = space.from_index(7)
+    cache = ScoreCache(None)
+    implicit = Scorer(space, {"entropic": {}}, _probe(space), cache)
+    implicit.score(genome)
+    explicit = Scorer(space, {"entropic": METRICS.get("entropic").options()}, _probe(space), cache)
+    explicit.score(genome)
+    assert explicit.last_cached
+    changed = Scorer(space, {"entropic": {"estimator": "gaussian"}}, _probe(space), cache)
+    changed.score(genome)
+    assert not changed.last_cached

@@ -77,7 +77,11 @@ class Scorer:
         self.space, self.probe = space, probe
         self.cache = cache if cache is not None else ScoreCache(None)
         bound = resolve_metrics(metrics)  # unknown names and options fail here, in one line
-        self.options = {b.label: self._options(metrics, b.label) for b in bound}
+        # Keyed by the full option set (defaults filled in), so `{}` and the same options
+        # spelled out (as conf/metric/*.yaml does) share their cached scores.
+        self.options = {
+            b.label: {**b.info.options(), **self._options(metrics, b.label)} for b in bound
+        }
         self.labels = list(self.options)
         base = {"version": SCORE_VERSION, "space": space.describe()}
         self._contexts = {
