@@ -80,3 +80,15 @@ clean: ## Remove caches and run outputs (keeps .venv and committed results)
 .PHONY: clean-all
 clean-all: clean ## clean, and remove .venv
 	rm -rf $(VENV)
+
+.PHONY: train
+train: ## Proof it learns: ESFormer-XXS on the shipped Fashion-MNIST 12k subset, CPU, minutes
+	$(BIN)/esnas-train experiment=fmnist_esformer_xxs $(ARGS)
+
+.PHONY: bench-train
+bench-train: ## Train/inference img/s + peak memory: ESFormers vs mobilevit_xs, edgenext_x_small
+	$(TEST_ENV) $(BIN)/python experiments/bench_train.py $(ARGS)
+
+.PHONY: compare-fmnist
+compare-fmnist: ## Same-recipe FMNIST-12k comparison, 3 seeds → experiments/results/fmnist_compare.md
+	HF_HUB_OFFLINE=1 $(BIN)/python experiments/fmnist_compare.py $(ARGS)

@@ -20,6 +20,7 @@ import json
 import math
 import random
 import subprocess
+import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -72,8 +73,10 @@ def score_cells(
     cache: ScoreCache,
     probe_overrides: Mapping[str, Any] | None = None,
     suffix: str = "",
+    cached_only: bool = False,
 ) -> dict[str, dict[int, tuple[float, float]]]:
-    """``{label+suffix: {index: (score, seconds)}}`` for every metric on every cell."""
+    """``{label+suffix: {index: (score, seconds)}}`` for every metric on every cell
+    (``cached_only``: only the cells already in the cache)."""
     out: dict[str, dict[int, tuple[float, float]]] = {}
     probe = make_probe(PROBE, space, **(probe_overrides or {}))
     with progress_bar() as bar:
@@ -83,9 +86,11 @@ def score_cells(
             values = {}
             for i in indices:
                 genome = space.from_index(i)
+                bar.advance(task)
+                if cached_only and label not in scorer.lookup(genome):
+                    continue
                 value = scorer.score(genome)[label]
                 values[i] = (value, scorer.seconds(space.encode(genome))[label])
-                bar.advance(task)
             out[label + suffix] = values
     return out
 
@@ -118,6 +123,11 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
     parser.add_argument("--cache", default=str(ROOT / ".score_cache/scores.sqlite"))
     parser.add_argument("--out", default=str(ROOT / "experiments/results/nb201_correlation"))
+    parser.add_argument(
+        "--cached-only",
+        action="store_true",
+        help="score nothing: report the cells already in the cache",
+    )
     args = parser.parse_args()
     t0 = time.perf_counter()
     torch.set_num_threads(max(1, torch.get_num_threads()))
@@ -209,10 +219,20 @@ def _write_markdown(path: Path, args, rows, wall: float) -> None:
     lines = [
         "# NAS-Bench-201: rank correlation of training-free metrics with test accuracy",
         "",
-        f"Command: `python experiments/nb201_correlation.py --cells {args.cells} "
-        f"--peer-cells {args.peer_cells} --ablation-cells {args.ablation_cells} "
-        f"--seed {args.seed}` (commit {_git_commit()}, wall time {wall / 60:.1f} min on this "
-        "machine, scores from the persistent score cache where present).",
+        f"Command: `python experiments/nb201_correlation.py {' '.join(sys.argv[1:])}` "
+        f"(commit {_git_commit()}, wall time {wall / 60:.1f} min on this machine, scores from "
+        "the persistent score cache where present: their timings are those measured when "
+        "each cell was first scored).",
+        "",
+        f"Size: {args.cells} cells for Entropic Score and LogSynflow, the first "
+        f"{args.ablation_cells} of them for the ablation variants, {args.peer_cells} for the "
+        "peers (n per row below). "
+        + (
+            "**A pilot, smaller than the target (≥ 3,000 / ≥ 1,000 cells): read the ablation "
+            "and peer rows as indicative only.**"
+            if args.cells < 3000
+            else ""
+        ),
         "",
         f"Protocol: probe {json.dumps(PROBE)}; input shape of each dataset (3×32×32, "
         "3×32×32, 3×16×16) and its head; LogSynflow/SynFlow force float64 and identity BN; "

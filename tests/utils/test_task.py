@@ -109,3 +109,11 @@ def test_config_hash_ignores_run_specific_keys(run_config) -> None:
     base = config_hash(run_config("score", ["seed=1"]))
     assert config_hash(run_config("score", ["seed=1", "logger=csv", "tags=[x]"])) == base
     assert config_hash(run_config("score", ["seed=2"])) != base
+
+
+def test_only_rank_zero_logs_and_writes_the_summary(run_config, recording_logger, monkeypatch):
+    monkeypatch.setenv("LOCAL_RANK", "1")  # what Lightning sets in the second DDP process
+    cfg = run_config("score", [])
+    assert run_task(cfg, "score", lambda ctx: {"rank": 1}) == {"rank": 1}
+    assert recording_logger.instances == []  # rank 1 never opens a W&B run
+    assert not (Path(cfg.paths.output_dir) / "summary.json").exists()

@@ -7,8 +7,10 @@ from esnas.utils.task import RunContext
 
 
 def evaluate(ctx: RunContext) -> dict:
-    """Not available yet (issue #6); its configs already compose."""
-    raise NotImplementedError("esnas-eval has not landed yet (issue #6)")
+    """Evaluates a checkpoint or exported weights: top-1/5, img/s, params, MACs."""
+    from esnas.train.evaluate import eval_task  # heavy: after the arg check
+
+    return eval_task(ctx)
 
 
 main = hydra_entry("eval", "eval", evaluate)

@@ -7,8 +7,10 @@ from esnas.utils.task import RunContext
 
 
 def train(ctx: RunContext) -> dict:
-    """Not available yet (issue #6); its configs already compose."""
-    raise NotImplementedError("esnas-train has not landed yet (issue #6)")
+    """Trains a timm model or a searched ESFormer genome with Lightning (issue #6)."""
+    from esnas.train.run import train_task  # heavy: after the arg check
+
+    return train_task(ctx)
 
 
 main = hydra_entry("train", "train", train)

@@ -112,6 +112,12 @@ class Scorer:
                 out[label] = hit[1]
         return out
 
+    def lookup(self, genome: Hashable) -> dict[str, float]:
+        """The cached scores of ``genome`` (labels never scored are missing); computes nothing."""
+        arch = self.space.encode(genome)
+        hits = {label: self.cache.get(ctx, arch) for label, ctx in self._contexts.items()}
+        return {label: hit[0] for label, hit in hits.items() if hit is not None}
+
     def score(self, genome: Hashable) -> dict[str, float]:
         """``{label: score}`` of ``genome``, from the cache where possible."""
         arch = self.space.encode(genome)

@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from esnas.utils.config import config_hash
 from esnas.utils.console import get_logger
-from esnas.utils.loggers import RunLogger
+from esnas.utils.loggers import NullRunLogger, RunLogger
 from esnas.utils.seeding import seed_everything
 
 log = get_logger(__name__)
@@ -72,6 +72,12 @@ def write_json_atomic(path: Path, payload: Mapping[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def is_rank_zero() -> bool:
+    """False in the non-zero ranks of a DDP job (Lightning or torchrun set ``RANK`` /
+    ``LOCAL_RANK``): only rank 0 opens the run logger and writes summary.json."""
+    return all(os.environ.get(key, "0") == "0" for key in ("RANK", "LOCAL_RANK"))
+
+
 def _overrides() -> list[str]:
     return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
 
@@ -103,7 +109,11 @@ def run_task(
     }
     exit_code, logger = 1, None
     try:
-        make_logger = instantiate(cfg.logger, _partial_=True)  # run_config holds `_target_`s
+        make_logger = (
+            instantiate(cfg.logger, _partial_=True)  # partial: run_config holds `_target_`s
+            if is_rank_zero()
+            else NullRunLogger
+        )
         logger = make_logger(output_dir=str(out), job_type=job_type, run_config=resolved)
         figures = dict(
             fn(RunContext(cfg=cfg, output_dir=out, logger=logger, job_type=job_type)) or {}
@@ -121,7 +131,8 @@ def run_task(
         raise
     finally:
         summary["wall_time_s"] = round(time.perf_counter() - t0, 3)
-        write_json_atomic(out / SUMMARY_FILE, summary)
+        if is_rank_zero():
+            write_json_atomic(out / SUMMARY_FILE, summary)
         try:
             if logger is not None:
                 logger.close(exit_code=exit_code)

@@ -1,0 +1,158 @@
+"""The training task behind ``esnas-train``: config → DataModule, module, Trainer → figures.
+
+Importable and callable from tests (``train_task(RunContext(...))``); the console script only
+wraps it in :func:`esnas.cli.app.hydra_entry`.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from hydra.utils import instantiate
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, ProgressBar
+from lightning.pytorch.loggers import Logger, WandbLogger
+from omegaconf import DictConfig, OmegaConf
+
+from esnas.train.arch import model_spec, spec_label
+from esnas.train.data import ClassificationDataModule
+from esnas.train.export import export_weights, load_checkpoint
+from esnas.train.module import ImageClassifier
+from esnas.utils.console import get_logger
+from esnas.utils.task import RunContext
+
+log = get_logger(__name__)
+
+__all__ = ["build_module", "resolve_precision", "train_task"]
+
+WEIGHTS_FILE = "weights.safetensors"
+
+
+def resolve_precision(precision: Any) -> Any:
+    """``"auto"`` → bf16-mixed on a GPU that supports it, else full precision (CPU)."""
+    if precision != "auto":
+        return precision
+    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
+        return "bf16-mixed"
+    return "32-true"
+
+
+def _plain(node: Any) -> Any:
+    return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
+
+
+def build_module(cfg: DictConfig, spec: Mapping[str, Any]) -> ImageClassifier:
+    """The LightningModule for ``spec`` with the ``module`` recipe, every argument a plain dict."""
+    recipe = _plain(cfg.module)
+    return ImageClassifier(
+        model=dict(spec),
+        num_classes=int(cfg.data.num_classes),
+        in_chans=int(cfg.data.get("in_chans", 3)),
+        global_batch_size=int(cfg.data.batch_size),
+        run_config=_plain(cfg),
+        **recipe,
+    )
+
+
+def _check_resume(ckpt_path: str | None, spec: Mapping[str, Any]) -> None:
+    """A resume checkpoint of another architecture fails in one line, before any training."""
+    if not ckpt_path:
+        return
+    other = load_checkpoint(ckpt_path)["hyper_parameters"]["model"]
+    keys = ("name", "genome")
+    if any(other.get(k) != spec.get(k) for k in keys):
+        raise ValueError(
+            f"ckpt_path {ckpt_path!r} holds a {spec_label(other)} model, not the configured "
+            f"{spec_label(spec)}; resume with the same model=... as the run that wrote it"
+        )
+
+
+def _instantiate_all(node: DictConfig | None) -> list[Any]:
+    """Every ``_target_`` entry of a dict-of-configs group (callbacks, loggers); ``None`` → []."""
+    if not node:
+        return []
+    return [instantiate(c) for c in node.values() if c is not None and "_target_" in c]
+
+
+def _finish_wandb(loggers: list[Logger], ctx: RunContext) -> None:
+    """Finishes a W&B run the Lightning logger opened itself (the run logger closes its own)."""
+    own = getattr(ctx.logger, "run", None)
+    for lg in loggers:
+        if isinstance(lg, WandbLogger) and lg._experiment is not None and lg._experiment is not own:
+            lg._experiment.finish()
+
+
+def _metric(trainer: L.Trainer, key: str) -> float | None:
+    value = trainer.callback_metrics.get(key)
+    return None if value is None else round(float(value), 6)
+
+
+def train_task(ctx: RunContext) -> dict[str, Any]:
+    """Trains the configured model with Lightning; returns accuracies, steps and file paths."""
+    cfg = ctx.cfg
+    # With logger=wandb, the WandbLogger joining the run logger's W&B run is the intent.
+    warnings.filterwarnings("ignore", message="There is a wandb run already in progress")
+    if cfg.get("torch_threads"):
+        torch.set_num_threads(int(cfg.torch_threads))
+    spec = model_spec(_plain(cfg.model))
+    ckpt_path = cfg.get("ckpt_path")
+    _check_resume(ckpt_path, spec)
+    datamodule: ClassificationDataModule = instantiate(cfg.data)
+    module = build_module(cfg, spec)
+    callbacks = _instantiate_all(cfg.get("callbacks"))
+    loggers = _instantiate_all(cfg.get("trainer_logger"))
+    trainer_cfg = _plain(cfg.trainer)
+    if trainer_cfg.get("enable_progress_bar") is False:  # Lightning rejects a bar callback then
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
+    if not loggers:  # trainer_logger=none: nothing to monitor the LR into
+        callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
+    trainer_cfg["precision"] = resolve_precision(trainer_cfg.get("precision", "auto"))
+    trainer: L.Trainer = instantiate(
+        trainer_cfg, callbacks=callbacks, logger=loggers or False, _convert_="all"
+    )
+    log.info("training %s on %s", spec_label(spec), type(datamodule).__name__)
+    t0 = time.perf_counter()
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+        fit_s = time.perf_counter() - t0
+        figures: dict[str, Any] = {
+            "model": spec_label(spec),
+            "params": sum(p.numel() for p in module.net.parameters()),
+            "global_step": int(trainer.global_step),
+            "epochs": int(trainer.current_epoch),
+            "fit_time_s": round(fit_s, 2),
+            "val/acc1": _metric(trainer, "val/acc1"),
+            "val/acc5": _metric(trainer, "val/acc5"),
+            "val/acc1_best": _metric(trainer, "val/acc1_best"),
+        }
+        ckpt_cb = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None)
+        best = ckpt_cb.best_model_path if ckpt_cb is not None else ""
+        last = ckpt_cb.last_model_path if ckpt_cb is not None else ""
+        best = best if best and Path(best).is_file() else None  # fast_dev_run writes none
+        last = last if last and Path(last).is_file() else None
+        figures.update(best_ckpt=best, last_ckpt=last)
+        if cfg.get("test", True) and not trainer.fast_dev_run:
+            # The model selected on validation is the one tested and exported.
+            trainer.test(module, datamodule=datamodule, ckpt_path=best or None, weights_only=True)
+            figures.update(
+                {k: _metric(trainer, k) for k in ("test/acc1", "test/acc5", "test/loss")}
+            )
+        if cfg.get("export", True) and trainer.is_global_zero:
+            path = export_weights(
+                module.eval_net,
+                Path(ctx.output_dir) / WEIGHTS_FILE,
+                spec,
+                int(cfg.data.num_classes),
+            )
+            figures["weights"] = str(path)
+        for key, value in figures.items():
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                ctx.logger.log({f"final/{key}": value})
+        return figures
+    finally:
+        _finish_wandb(loggers, ctx)
