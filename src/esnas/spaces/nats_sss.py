@@ -21,8 +21,8 @@ from typing import Any
 from torch import nn
 
 from esnas.models.nb201 import EDGES, SSS_CELL, NATSSizeNetwork, parse_arch_str, size_reductions
-from esnas.spaces.base import Cost, GeneGroup, SearchSpace, register_space
-from esnas.spaces.nb201 import DATASETS, check_dataset
+from esnas.spaces.base import Cost, GeneGroup, register_space
+from esnas.spaces.nb201 import NATSDatasetSpace
 
 CHANNEL_CHOICES: tuple[int, ...] = (8, 16, 24, 32, 40, 48, 56, 64)
 """NATS-SSS candidate widths of every layer."""
@@ -120,7 +120,7 @@ def _cost(channels: tuple[int, ...], num_classes: int, hw: tuple[int, int]) -> C
 
 
 @register_space("nats_sss")
-class NATSSizeSpace(SearchSpace):
+class NATSSizeSpace(NATSDatasetSpace):
     """The NATS-SSS channel space at one NB201 dataset's input shape and head.
 
     Args:
@@ -130,22 +130,7 @@ class NATSSizeSpace(SearchSpace):
     name = "nats_sss"
     gene_groups: tuple[GeneGroup, ...] = ("size",)
     num_archs = NUM_ARCHS
-
-    def __init__(self, dataset: str = "cifar10") -> None:
-        self.dataset = check_dataset(dataset)
-        self._input_shape, self.num_classes = DATASETS[dataset]
-
-    def __repr__(self) -> str:
-        return f"NATSSizeSpace(dataset={self.dataset!r})"
-
-    @property
-    def input_shape(self) -> tuple[int, int, int]:
-        return self._input_shape
-
-    def _check(self, genome: Hashable) -> NATSSizeGenome:
-        if not isinstance(genome, NATSSizeGenome):
-            raise TypeError(f"expected a NATSSizeGenome, got {type(genome).__name__}")
-        return genome
+    genome_type = NATSSizeGenome
 
     def sample(self, rng: random.Random) -> NATSSizeGenome:
         """Uniform over all 32,768 genomes (each width drawn independently)."""
@@ -169,12 +154,6 @@ class NATSSizeSpace(SearchSpace):
                 x if rng.random() < 0.5 else y for x, y in zip(a.channels, b.channels, strict=True)
             )
         )
-
-    def encode(self, genome: Hashable) -> str:
-        return self._check(genome).arch_str
-
-    def decode(self, arch: str) -> NATSSizeGenome:
-        return NATSSizeGenome.from_arch_str(arch)
 
     def index_of(self, genome: Hashable) -> int:
         """The NATS-SSS index (0..32,767) of ``genome``: its mixed-radix value, base 8."""
@@ -203,10 +182,6 @@ class NATSSizeSpace(SearchSpace):
     def describe(self) -> dict[str, Any]:
         return {
             **super().describe(),
-            "dataset": self.dataset,
-            "input_shape": list(self._input_shape),
-            "num_classes": self.num_classes,
-            "size": NUM_ARCHS,
             "channel_choices": list(CHANNEL_CHOICES),
             "cell": SSS_CELL,
         }

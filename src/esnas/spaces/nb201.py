@@ -132,8 +132,51 @@ def _cost(ops: tuple[str, ...], num_classes: int, hw: tuple[int, int]) -> Cost:
     return Cost(params=count_params(ops, num_classes), macs=count_macs(ops, num_classes, hw))
 
 
+class NATSDatasetSpace(SearchSpace):
+    """What NB201 and NATS-SSS share: one NB201 dataset's input shape and head, and genomes of
+    ``genome_type`` with an ``arch_str`` (their canonical string) and ``from_arch_str``.
+
+    Args:
+        dataset: ``cifar10``, ``cifar100`` or ``ImageNet16-120``.
+    """
+
+    genome_type: type
+
+    def __init__(self, dataset: str = "cifar10") -> None:
+        self.dataset = check_dataset(dataset)
+        self._input_shape, self.num_classes = DATASETS[dataset]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(dataset={self.dataset!r})"
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return self._input_shape
+
+    def _check(self, genome: Hashable) -> Any:
+        if not isinstance(genome, self.genome_type):
+            name = self.genome_type.__name__
+            raise TypeError(f"expected a {name}, got {type(genome).__name__}")
+        return genome
+
+    def encode(self, genome: Hashable) -> str:
+        return self._check(genome).arch_str
+
+    def decode(self, arch: str) -> Any:
+        return self.genome_type.from_arch_str(arch)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **super().describe(),
+            "dataset": self.dataset,
+            "input_shape": list(self._input_shape),
+            "num_classes": self.num_classes,
+            "size": self.num_archs,
+        }
+
+
 @register_space("nb201")
-class NB201Space(SearchSpace):
+class NB201Space(NATSDatasetSpace):
     """The NB201 cell space at one dataset's input shape and head.
 
     Args:
@@ -143,22 +186,7 @@ class NB201Space(SearchSpace):
     name = "nb201"
     gene_groups: tuple[GeneGroup, ...] = ("topology",)
     num_archs = NUM_ARCHS
-
-    def __init__(self, dataset: str = "cifar10") -> None:
-        self.dataset = check_dataset(dataset)
-        self._input_shape, self.num_classes = DATASETS[dataset]
-
-    def __repr__(self) -> str:
-        return f"NB201Space(dataset={self.dataset!r})"
-
-    @property
-    def input_shape(self) -> tuple[int, int, int]:
-        return self._input_shape
-
-    def _check(self, genome: Hashable) -> NB201Genome:
-        if not isinstance(genome, NB201Genome):
-            raise TypeError(f"expected an NB201Genome, got {type(genome).__name__}")
-        return genome
+    genome_type = NB201Genome
 
     def sample(self, rng: random.Random) -> NB201Genome:
         """Uniform over all 15,625 cells (each edge's op drawn independently)."""
@@ -181,12 +209,6 @@ class NB201Space(SearchSpace):
             tuple(x if rng.random() < 0.5 else y for x, y in zip(a.ops, b.ops, strict=True))
         )
 
-    def encode(self, genome: Hashable) -> str:
-        return self._check(genome).arch_str
-
-    def decode(self, arch: str) -> NB201Genome:
-        return NB201Genome.from_arch_str(arch)
-
     def index_of(self, genome: Hashable) -> int:
         """The official NB201 / NATS-TSS index (0..15,624) of ``genome``."""
         return _index_table()[1][self.encode(genome)]
@@ -203,15 +225,6 @@ class NB201Space(SearchSpace):
 
     def build(self, genome: Hashable) -> nn.Module:
         return NB201Network(self._check(genome).ops, num_classes=self.num_classes)
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            **super().describe(),
-            "dataset": self.dataset,
-            "input_shape": list(self._input_shape),
-            "num_classes": self.num_classes,
-            "size": NUM_ARCHS,
-        }
 
 
 class NB201GroundTruth:
