@@ -204,6 +204,14 @@ class _CellNetwork(nn.Module):
     global_pooling: nn.Module
     classifier: nn.Linear
 
+    def _init_tail(self, cells: list[nn.Module], c_last: int, num_classes: int) -> None:
+        """The cells, then NATS's head: BN-ReLU, global average pool, linear classifier."""
+        self.cells = nn.ModuleList(cells)
+        self.num_features = c_last
+        self.lastact = nn.Sequential(nn.BatchNorm2d(c_last), nn.ReLU(inplace=True))
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(c_last, num_classes)
+
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """Stem and cells up to the last BN-ReLU: the (B, C_last, H/4, W/4) feature map."""
         x = self.stem(x)
@@ -247,11 +255,7 @@ class NB201Network(_CellNetwork):
                 cells.append(ResNetBasicblock(c_prev, c))
             cells.extend(InferCell(ops, c) for _ in range(N))
             c_prev = c
-        self.cells = nn.ModuleList(cells)
-        self.num_features = c_prev
-        self.lastact = nn.Sequential(nn.BatchNorm2d(c_prev), nn.ReLU(inplace=True))
-        self.global_pooling = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(c_prev, num_classes)
+        self._init_tail(cells, c_prev, num_classes)
 
 
 SSS_CELL = (
@@ -310,11 +314,7 @@ class NATSSizeNetwork(_CellNetwork):
         for c, reduction in zip(self.channels, reductions, strict=True):
             cells.append(ResNetBasicblock(c_prev, c) if reduction else InferCell(ops, c, c_prev))
             c_prev = c
-        self.cells = nn.ModuleList(cells)
-        self.num_features = c_prev
-        self.lastact = nn.Sequential(nn.BatchNorm2d(c_prev), nn.ReLU(inplace=True))
-        self.global_pooling = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(c_prev, num_classes)
+        self._init_tail(cells, c_prev, num_classes)
 
 
 def count_macs(

@@ -123,11 +123,16 @@ def plot_pareto(
     )
     ax.set_xlabel("MMACs")
     ax.set_ylabel(f"fitness ({' + '.join(metrics)}, {combine})")
+    return _save(fig, ax, path)
+
+
+def _save(fig: Any, ax: Any, path: Path) -> Path:
+    """Legend, grid, tight layout, PNG at 120 dpi; closes the figure."""
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
+    _plt().close(fig)
     return path
 
 
@@ -167,9 +172,4 @@ def plot_trajectory(
     ax.set_title(
         "best-so-far fitness (normalised over the whole history); phases shaded", fontsize=9
     )
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, path)
