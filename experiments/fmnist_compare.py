@@ -20,7 +20,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,18 +43,20 @@ def _macs(name: str, res: int) -> int:
 
 
 def run_one(name: str, seed: int, out_dir: Path, extra: list[str]) -> dict:
-    """One ``esnas-train`` run (a fresh process); its summary.json figures plus wall time."""
+    """One ``esnas-train`` run (a fresh process) unless ``run_dir`` holds a completed one; its
+    summary.json figures plus the task's wall time."""
     run_dir = out_dir / f"{name}_s{seed}"
-    cmd = [str(Path(sys.executable).parent / "esnas-train"), "experiment=fmnist_esformer_xxs"]
-    cmd += [f"model.name={name}", f"seed={seed}", "logger=csv", "trainer_logger=csv"]
-    cmd += ["trainer.enable_progress_bar=false", f"hydra.run.dir={run_dir}", *extra]
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
-    wall = time.perf_counter() - t0
-    if proc.returncode:
-        raise RuntimeError(f"{name} seed {seed} failed:\n{proc.stderr[-2000:]}")
-    figures = json.loads((run_dir / "summary.json").read_text())["figures"]
-    return {**figures, "wall_s": wall}
+    summary = run_dir / "summary.json"
+    done = json.loads(summary.read_text()) if summary.exists() else {}
+    if done.get("status") != "completed":  # else finished earlier: the table resumes
+        cmd = [str(Path(sys.executable).parent / "esnas-train"), "experiment=fmnist_esformer_xxs"]
+        cmd += [f"model.name={name}", f"seed={seed}", "logger=csv", "trainer_logger=csv"]
+        cmd += ["trainer.enable_progress_bar=false", f"hydra.run.dir={run_dir}", *extra]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
+        if proc.returncode:
+            raise RuntimeError(f"{name} seed {seed} failed:\n{proc.stderr[-2000:]}")
+        done = json.loads(summary.read_text())
+    return {**done["figures"], "wall_s": done["wall_time_s"]}
 
 
 def _fmt(values: list[float], scale: float = 100.0) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import math
 import random
@@ -42,17 +43,17 @@ DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 PROBE = {"input": "noise", "batch_size": 64, "num_inits": 3, "seed": 0, "device": "cpu"}
 # Entropic Score readings compared in the ablation: label -> options (see conf/metric/entropic).
 ENTROPIC_VARIANTS: dict[str, dict[str, Any]] = {
-    "entropic": {},  # binary, sum over elements and layers, log of the total
-    "entropic/binary_mean": {"aggregate_elements": "mean", "aggregate_layers": "mean",
-                             "log": False},
-    "entropic/binary_width_norm": {"width_normalise": "log_elements"},
+    "entropic/binary": {"estimator": "binary"},  # sum over elements and layers, log of total
+    "entropic/binary_mean": {"estimator": "binary", "aggregate_elements": "mean",
+                             "aggregate_layers": "mean", "log": False},
+    "entropic/binary_width_norm": {"estimator": "binary", "width_normalise": "log_elements"},
     "entropic/gaussian": {"estimator": "gaussian", "log": False},
     "entropic/gaussian_mean": {"estimator": "gaussian", "aggregate_elements": "mean",
                                "aggregate_layers": "mean", "log": False},
     "entropic/shannon": {"estimator": "shannon"},
     "entropic/shannon_mean": {"estimator": "shannon", "aggregate_layers": "mean", "log": False},
 }  # fmt: skip
-REAL_INPUT_VARIANTS = ("entropic",)  # also scored on real images ("@real")
+REAL_INPUT_VARIANTS = ("entropic",)  # the default, also scored on real images ("@real")
 PEERS = ("synflow", "naswot", "zen", "grad_norm", "snip", "zico", "params", "flops")
 FREEREA = ("logsynflow", "synflow", "naswot")
 
@@ -66,6 +67,20 @@ def real_batch(hw: int, n: int = 64) -> torch.Tensor:
     return images.expand(-1, 3, -1, -1).contiguous()
 
 
+def parse_overrides(items: list[str], parser: argparse.ArgumentParser) -> dict[str, Any]:
+    """``["batch_size=16", "input=noise"]`` → ``{"batch_size": 16, "input": "noise"}``."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or key not in PROBE:
+            parser.error(f"--probe {item!r}: expected KEY=VALUE with KEY one of {', '.join(PROBE)}")
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
+
+
 def score_cells(
     space: NB201Space,
     indices: list[int],
@@ -74,11 +89,12 @@ def score_cells(
     probe_overrides: Mapping[str, Any] | None = None,
     suffix: str = "",
     cached_only: bool = False,
+    probe_cfg: Mapping[str, Any] = PROBE,
 ) -> dict[str, dict[int, tuple[float, float]]]:
     """``{label+suffix: {index: (score, seconds)}}`` for every metric on every cell
     (``cached_only``: only the cells already in the cache)."""
     out: dict[str, dict[int, tuple[float, float]]] = {}
-    probe = make_probe(PROBE, space, **(probe_overrides or {}))
+    probe = make_probe(probe_cfg, space, **(probe_overrides or {}))
     with progress_bar() as bar:
         for label, options in metrics.items():
             scorer = Scorer(space, {label: dict(options)}, probe, cache)
@@ -120,6 +136,13 @@ def main() -> None:
         help="cells (first of --cells) for the Entropic Score ablation variants",
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--probe",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="probe overrides, e.g. batch_size=16 num_inits=1 (default: " + json.dumps(PROBE) + ")",
+    )
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
     parser.add_argument("--cache", default=str(ROOT / ".score_cache/scores.sqlite"))
     parser.add_argument("--out", default=str(ROOT / "experiments/results/nb201_correlation"))
@@ -129,6 +152,7 @@ def main() -> None:
         help="score nothing: report the cells already in the cache",
     )
     args = parser.parse_args()
+    args.probe_cfg = {**PROBE, **parse_overrides(args.probe, parser)}
     t0 = time.perf_counter()
     torch.set_num_threads(max(1, torch.get_num_threads()))
     indices = random.Random(args.seed).sample(range(NB201Space.num_archs), args.cells)
@@ -139,18 +163,16 @@ def main() -> None:
     for ds in args.datasets:
         space = NB201Space(ds)
         hw = space.input_shape[1]
-        res = score_cells(space, indices, {"entropic": {}, "logsynflow": {}}, cache)
-        variants = {k: v for k, v in ENTROPIC_VARIANTS.items() if k != "entropic"}
-        res |= score_cells(space, abl_idx, variants, cache)
-        res |= score_cells(
-            space,
-            abl_idx,
-            {k: ENTROPIC_VARIANTS[k] for k in REAL_INPUT_VARIANTS},
-            cache,
-            {"input": "batch", "batch": real_batch(hw)},
-            "@real",
+        score = functools.partial(
+            score_cells, space, cache=cache, cached_only=args.cached_only, probe_cfg=args.probe_cfg
         )
-        res |= score_cells(space, peer_idx, {p: {} for p in PEERS}, cache)
+        res = score(indices, {"entropic": {}, "logsynflow": {}})
+        res |= score(abl_idx, ENTROPIC_VARIANTS)
+        real = {"input": "batch", "batch": real_batch(hw, args.probe_cfg["batch_size"])}
+        res |= score(
+            abl_idx, {k: {} for k in REAL_INPUT_VARIANTS}, probe_overrides=real, suffix="@real"
+        )
+        res |= score(peer_idx, {p: {} for p in PEERS})
         results[ds] = res
     cache.close()
     write_report(args, indices, results, truth, time.perf_counter() - t0)
@@ -178,7 +200,9 @@ def write_report(args, indices, results, truth, wall: float) -> None:
         accuracy = {i: float(acc[i]) for i in indices}
         series = {label: {i: v[0] for i, v in vals.items()} for label, vals in res.items()}
         seconds = {
-            label: float(np.median([v[1] for v in vals.values()])) for label, vals in res.items()
+            label: float(np.median([v[1] for v in vals.values()]))
+            for label, vals in res.items()
+            if vals
         }
         for a, b in (("entropic", "logsynflow"),):
             for how in ("rank", "max_norm"):
@@ -193,6 +217,8 @@ def write_report(args, indices, results, truth, wall: float) -> None:
         )
         for label, vals in series.items():
             vals = {i: v for i, v in vals.items() if math.isfinite(v)}
+            if len(vals) < 3:  # not scored at this size (e.g. --peer-cells 0)
+                continue
             rho, tau = correlations(vals, accuracy)
             rows.append(
                 {
@@ -234,13 +260,13 @@ def _write_markdown(path: Path, args, rows, wall: float) -> None:
             else ""
         ),
         "",
-        f"Protocol: probe {json.dumps(PROBE)}; input shape of each dataset (3×32×32, "
+        f"Protocol: probe {json.dumps(args.probe_cfg)}; input shape of each dataset (3×32×32, "
         "3×32×32, 3×16×16) and its head; LogSynflow/SynFlow force float64 and identity BN; "
-        "`@real` = 64 real Fashion-MNIST test images (resized, 3 channels) instead of noise. "
+        "`@real` = a batch of real Fashion-MNIST test images (resized, 3 channels), not noise. "
         "Ground truth: NATS-Bench 200-epoch test accuracy (`nb201_tss_accuracy.csv`). "
         "`FreeREA published` = scores stored by FreeREA for the same cells. "
         "ρ = Spearman, τ = Kendall; n = cells; ms = median seconds per cell of our metric "
-        "(3 inits, CPU, 2 cores, measured when first scored).",
+        "(CPU, measured when first scored).",
         "",
         "| metric | " + " | ".join(f"{d} ρ | τ | n" for d in datasets) + " | ms/cell |",
         "|---|" + "---:|---:|---:|" * len(datasets) + "---:|",

@@ -26,15 +26,27 @@ def test_binary_entropy_of_a_known_pattern() -> None:
     # 4 samples × 3 elements; positives per element: 2/4, 1/4, 0/4.
     x = torch.tensor([[1.0, 2.0, -1.0], [1.0, -2.0, -1.0], [-1.0, -2.0, 0.0], [-3.0, -1.0, -1.0]])
     model = nn.Sequential(nn.Flatten(), nn.ReLU())
-    opts = {"log": False}
+    opts = {"estimator": "binary", "log": False}
     total = h2(0.5) + h2(0.25) + h2(0.0)
     assert score_model(model, {"entropic": opts}, batch_probe(x))["entropic"] == pytest.approx(
         total
     )
-    mean = {"entropic": {"log": False, "aggregate_elements": "mean"}}
+    mean = {"entropic": {**opts, "aggregate_elements": "mean"}}
     assert score_model(model, mean, batch_probe(x))["entropic"] == pytest.approx(total / 3)
-    log = score_model(model, ["entropic"], batch_probe(x))["entropic"]
+    log = score_model(model, {"entropic": {"estimator": "binary"}}, batch_probe(x))["entropic"]
     assert log == pytest.approx(math.log(total))
+
+
+def test_shannon_entropy_of_a_known_map_is_the_default() -> None:
+    # Per sample, the map normalised to a distribution: [1, 1, 0, 0] -> H = log 2; [3, 0, 0, 0]
+    # and an all-zero map -> 0. The layer's value is the batch mean, log 2 / 3.
+    x = torch.tensor([[1.0, 1.0, 0.0, -1.0], [3.0, 0.0, -2.0, 0.0], [-1.0, -1.0, -1.0, -1.0]])
+    model = nn.Sequential(nn.Flatten(), nn.ReLU())
+    got = score_model(model, {"entropic": {"log": False}}, batch_probe(x))["entropic"]
+    assert got == pytest.approx(math.log(2) / 3)
+    assert score_model(model, ["entropic"], batch_probe(x))["entropic"] == pytest.approx(
+        math.log(math.log(2) / 3)
+    )
 
 
 class Reuse(nn.Module):

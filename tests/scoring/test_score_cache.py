@@ -93,3 +93,12 @@ def test_default_options_spelled_out_share_the_cache() -> None:
     changed = Scorer(space, {"entropic": {"estimator": "gaussian"}}, _probe(space), cache)
     changed.score(genome)
     assert not changed.last_cached
+
+
+def test_a_label_is_display_only_same_metric_and_options_share_the_cache() -> None:
+    space = NB201Space("cifar10")
+    genome = space.from_index(11)
+    cache = ScoreCache(None)
+    Scorer(space, {"entropic": {"estimator": "gaussian"}}, _probe(space), cache).score(genome)
+    labelled = Scorer(space, {"entropic/g": {"estimator": "gaussian"}}, _probe(space), cache)
+    assert set(labelled.score(genome)) == {"entropic/g"} and labelled.last_cached

@@ -84,12 +84,16 @@ class Scorer:
         }
         self.labels = list(self.options)
         base = {"version": SCORE_VERSION, "space": space.describe()}
+        # Keyed by the registry name, not the label: "entropic/shannon" and "entropic" with
+        # the same options are one score.
+        names = {b.label: b.info.name for b in bound}
         self._contexts = {
             label: self.cache.register(
-                {**base, "probe": _probe_description(probe), "metric": label, "options": opts}
+                {**base, "probe": _probe_description(probe), "metric": names[label],
+                 "options": opts}
             )
             for label, opts in self.options.items()
-        }
+        }  # fmt: skip
         self._build_context = self.cache.register({**base, "metric": BUILD_LABEL})
         self.last_seconds = 0.0
         self.last_cached = False
