@@ -64,13 +64,22 @@ score: ## Score 100 random NB201 cells with Entropic Score + LogSynflow (ARGS=..
 search: ## The main job: cyclic search of ESFormer at the esformer_xs budget, CPU-sized
 	$(BIN)/esnas-search experiment=esformer_xs_search $(ARGS)
 
+NB201_FAST_PROBE := --probe batch_size=16 num_inits=1
+
 .PHONY: reproduce-nb201-correlation
-reproduce-nb201-correlation: ## NB201 correlation table (experiments/results/nb201_correlation.*)
-	$(BIN)/python experiments/nb201_correlation.py $(ARGS)
+reproduce-nb201-correlation: ## NB201 correlation table, 3000/1000 cells x 3 datasets, fast probe (hours on CPU; resumable)
+	$(BIN)/python experiments/nb201_correlation.py --cells 3000 --ablation-cells 1000 \
+		--peer-cells 1000 $(NB201_FAST_PROBE) $(ARGS)
+
+.PHONY: reproduce-nb201-probe-study
+reproduce-nb201-probe-study: ## What the fast probe costs in rank correlation (200 CIFAR-10 cells)
+	$(BIN)/python experiments/nb201_probe_study.py $(ARGS)
 
 .PHONY: reproduce-nb201-search
-reproduce-nb201-search: ## NB201 search table (experiments/results/nb201_search.*)
-	$(BIN)/python experiments/nb201_search.py --seeds 10 --budgets 300 1000 $(ARGS)
+reproduce-nb201-search: ## NB201 search table: 4 strategies x 10 seeds x budgets 300/1000 (fills the score cache first)
+	$(BIN)/esnas-score space=nb201 sample.n=all probe=fast seed=0 logger=none \
+		hydra.run.dir=logs/nb201_all_cells
+	$(BIN)/python experiments/nb201_search.py --seeds 10 --budgets 300 1000 probe=fast $(ARGS)
 
 .PHONY: clean
 clean: ## Remove caches and run outputs (keeps .venv and committed results)

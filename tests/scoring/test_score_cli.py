@@ -115,3 +115,16 @@ def test_interrupted_run_resumes_without_rescoring(run_config, monkeypatch) -> N
     figures = run_task(cfg, "score", score_task)
     assert figures["archs"] == 5 and figures["cached"] == 3
     assert len(built) == 2 and not set(built) & set(calls)
+
+
+def test_shards_split_one_selection_without_overlap() -> None:
+    space = NB201Space("cifar10")
+    sample = {"n": 10, "seed": 3}
+    whole = score_run.select_archs(space, sample)
+    shards = [score_run.select_archs(space, {**sample, "shard": f"{i}/3"}) for i in range(3)]
+    merged = [space.encode(g) for shard in shards for g in shard]
+    assert sorted(merged) == sorted(map(space.encode, whole))
+    assert [len(s) for s in shards] == [4, 3, 3]
+    for bad in ("3/3", "1", "a/b"):
+        with pytest.raises(ValueError, match=r"sample\.shard"):
+            score_run.select_archs(space, {**sample, "shard": bad})

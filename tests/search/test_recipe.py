@@ -142,3 +142,16 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(run_config, tmp_path) 
     assert (killed / "history.csv").read_text() == (reference / "history.csv").read_text()
     got, want = (json.loads((d / "best.json").read_text()) for d in (killed, reference))
     assert got["arch"] == want["arch"] and got["scores"] == want["scores"]
+
+
+def test_nb201_search_reports_the_answers_ground_truth(run_config) -> None:
+    from esnas.spaces import NB201GroundTruth
+
+    cfg = run_config(
+        "search", ["logger=none", "space=nb201", *SHORT_CYCLIC, "budget.evaluations=30"]
+    )
+    figures = run_task(cfg, "search", fake_search)
+    truth = NB201GroundTruth.load()
+    for dataset in ("cifar10", "cifar100", "ImageNet16-120"):
+        want = truth.test_accuracy(figures["best_arch"], dataset)
+        assert figures[f"best_test_acc/{dataset}"] == want

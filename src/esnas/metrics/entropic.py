@@ -69,7 +69,9 @@ class _Accumulator:
             m = a.abs().float()
             total = m.sum(1, dtype=torch.float64)
             weighted = torch.xlogy(m, m).sum(1, dtype=torch.float64)
-            h = torch.where(total > 0, total.clamp_min(1e-300).log() - weighted / total.clamp_min(1e-300), 0.0)
+            h = torch.where(
+                total > 0, total.clamp_min(1e-300).log() - weighted / total.clamp_min(1e-300), 0.0
+            )
             self.s1 = self.s1 + float(h.sum())
 
     def entropy(self, aggregate: str, eps: float) -> float:

@@ -45,7 +45,27 @@ def metric_spec(cfg: DictConfig) -> dict[str, dict[str, Any]]:
 
 def select_archs(space: SearchSpace, sample: Mapping[str, Any]) -> list[Hashable]:
     """The genomes to score: ``sample.archs`` (strings), or ``sample.n`` distinct ones drawn
-    with ``sample.seed`` (``n: all`` for every genome of an enumerable space)."""
+    with ``sample.seed`` (``n: all`` for every genome of an enumerable space); ``sample.shard``
+    ``"i/k"`` keeps every k-th of them from the i-th, so k processes split one selection."""
+    genomes = _select_all(space, sample)
+    shard = sample.get("shard")
+    if shard is None:
+        return genomes
+    i, k = _parse_shard(shard)
+    return genomes[i::k]
+
+
+def _parse_shard(shard: Any) -> tuple[int, int]:
+    try:
+        i, k = (int(part) for part in str(shard).split("/"))
+    except ValueError:
+        i, k = -1, 0
+    if not 0 <= i < k:
+        raise ValueError(f"sample.shard={shard!r} is invalid; valid: 'i/k' with 0 <= i < k")
+    return i, k
+
+
+def _select_all(space: SearchSpace, sample: Mapping[str, Any]) -> list[Hashable]:
     if sample.get("archs"):
         return [space.decode(str(a)) for a in sample["archs"]]
     n, rng = sample.get("n"), random.Random(int(sample.get("seed", 0)))

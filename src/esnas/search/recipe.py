@@ -208,6 +208,7 @@ class SearchRecipe:
             "search_seconds_uncached": round(uncached, 3),
             "strategy": strat.name,
             "space": self.space.name,
+            **{f"best_{k}": v for k, v in self.space.ground_truth(eng.genome(best_i)).items()},
         }
         best_json, best_yaml = write_best(
             out,

@@ -105,6 +105,11 @@ class SearchSpace(abc.ABC):
         """Plain-dict facts about the space for logs and result files."""
         return {"name": self.name, "gene_groups": list(self.gene_groups)}
 
+    def ground_truth(self, genome: Hashable) -> dict[str, float]:
+        """Known trained accuracies of ``genome`` (benchmark spaces), ``{}`` where none exist;
+        a search reports them beside its answer, so sweeps need no separate lookup."""
+        return {}
+
 
 def create_space(name: str, **kwargs: Any) -> SearchSpace:
     """Instantiates the space registered as ``name``."""

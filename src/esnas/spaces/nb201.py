@@ -188,6 +188,12 @@ class NB201Space(NATSDatasetSpace):
     num_archs = NUM_ARCHS
     genome_type = NB201Genome
 
+    def ground_truth(self, genome: Hashable) -> dict[str, float]:
+        """NATS 200-epoch test accuracy (%) on every dataset, e.g. ``test_acc/cifar10``."""
+        truth = NB201GroundTruth.load()
+        arch = self.encode(genome)
+        return {f"test_acc/{d}": truth.test_accuracy(arch, d) for d in DATASETS}
+
     def sample(self, rng: random.Random) -> NB201Genome:
         """Uniform over all 15,625 cells (each edge's op drawn independently)."""
         return NB201Genome(tuple(rng.choice(OP_NAMES) for _ in EDGES))

@@ -1,0 +1,51 @@
+"""``esnas-report``: a sweep's job folders in, a markdown table, a CSV and a plot out.
+
+    esnas-report logs/search/multiruns/<date>_<time>
+    esnas-report <sweep> --figures best_test_acc/cifar10 best_fitness --out experiments/results/x
+
+Reads only the jobs' ``summary.json`` (no W&B connection). The plot is a heatmap of the
+first figure's mean when two keys are swept (a phase-length grid), an error-bar plot when one
+is; writes ``<out>.md``, ``<out>.csv`` and ``<out>.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from esnas.report import load_jobs, plot, tabulate, write_csv, write_markdown
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="esnas-report", description=__doc__.splitlines()[0])
+    parser.add_argument("sweeps", nargs="+", help="multirun folders (or run folders)")
+    parser.add_argument(
+        "--figures",
+        nargs="+",
+        help="summary figures to report (default: ground-truth accuracies, best_fitness, "
+        "params, MACs, wall time)",
+    )
+    parser.add_argument("--replicate", default="seed", help="override averaged over (seed)")
+    parser.add_argument("--out", help="output path without suffix (default: <first sweep>/report)")
+    parser.add_argument("--title", default="Sweep report")
+    args = parser.parse_args(argv)
+    try:
+        table = tabulate(load_jobs(args.sweeps), args.figures, args.replicate)
+    except ValueError as err:
+        print(f"esnas-report: error: {err}", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else Path(args.sweeps[0]) / "report"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    command = shlex.join(["esnas-report", *(argv if argv is not None else sys.argv[1:])])
+    write_markdown(table, out.with_suffix(".md"), args.title, command)
+    write_csv(table, out.with_suffix(".csv"))
+    plotted = plot(table, table.figures[0], out.with_suffix(".png"))
+    print(out.with_suffix(".md").read_text())
+    print(f"wrote {out}.md, {out}.csv" + (f", {out}.png" if plotted else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

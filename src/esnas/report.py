@@ -1,0 +1,197 @@
+"""Aggregates a Hydra multirun sweep from its job folders: one table, mean ± std over seeds.
+
+Why: a sweep (phase-length grid × seeds, strategies × budgets, ...) leaves one
+``summary.json`` per job; the results table must come from those files alone, without a W&B
+connection. Jobs are grouped by the override values that differ between them, except the
+replicate key (``seed``), and every figure is reduced to mean ± std over the group.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SUMMARY = "summary.json"
+DEFAULT_FIGURES = ("best_fitness", "best_params", "best_macs", "wall_time_s")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One job of a sweep: its folder, override values and numeric figures."""
+
+    path: Path
+    status: str
+    overrides: dict[str, str]
+    figures: dict[str, float]
+
+
+@dataclass
+class SweepTable:
+    """Groups (keyed by the swept values) with per-figure values over replicates."""
+
+    keys: list[str]
+    figures: list[str]
+    groups: dict[tuple[str, ...], dict[str, list[float]]]
+    failed: list[Job]
+
+
+def _overrides(items: Iterable[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = str(item).partition("=")
+        if sep:
+            out[key.lstrip("+~")] = value
+    return out
+
+
+def load_jobs(roots: Sequence[str | Path]) -> list[Job]:
+    """Every ``summary.json`` under ``roots`` (a sweep folder, or single run folders)."""
+    jobs = []
+    for root in map(Path, roots):
+        if not root.exists():
+            raise ValueError(f"{root} does not exist; give a multirun folder or run folders")
+        for path in sorted(root.rglob(SUMMARY)):
+            data = json.loads(path.read_text())
+            numeric = {
+                k: float(v)
+                for k, v in (data.get("figures") or {}).items()
+                if isinstance(v, int | float) and not isinstance(v, bool)
+            }
+            jobs.append(
+                Job(
+                    path.parent,
+                    data.get("status", "?"),
+                    _overrides(data.get("overrides", [])),
+                    numeric,
+                )
+            )
+    if not jobs:
+        raise ValueError(f"no {SUMMARY} under {', '.join(map(str, roots))}; is it a run folder?")
+    return jobs
+
+
+def tabulate(
+    jobs: Sequence[Job], figures: Sequence[str] | None = None, replicate: str = "seed"
+) -> SweepTable:
+    """Groups completed jobs by the overrides that vary (except ``replicate``)."""
+    done = [j for j in jobs if j.status == "completed"]
+    failed = [j for j in jobs if j.status != "completed"]
+    if not done:
+        raise ValueError(f"none of the {len(jobs)} jobs completed; see their {SUMMARY}")
+    all_keys = list(dict.fromkeys(k for j in done for k in j.overrides))
+    keys = [k for k in all_keys if k != replicate and len({j.overrides.get(k) for j in done}) > 1]
+    shared = [f for f in done[0].figures if all(f in j.figures for j in done)]
+    if figures is None:
+        figures = [f for f in shared if f in DEFAULT_FIGURES or f.startswith("best_test_acc/")]
+        figures = sorted(figures, key=lambda f: (not f.startswith("best_test_acc/"), f)) or shared
+    missing = [f for f in figures if f not in shared]
+    if missing:
+        raise ValueError(f"figures {missing} are not in every job; valid: {', '.join(shared)}")
+    groups: dict[tuple[str, ...], dict[str, list[float]]] = {}
+    for job in done:
+        group = groups.setdefault(tuple(job.overrides.get(k, "") for k in keys), {})
+        for f in figures:
+            group.setdefault(f, []).append(job.figures[f])
+    return SweepTable(keys, list(figures), dict(sorted(groups.items(), key=_natural)), failed)
+
+
+def _natural(item: tuple[tuple[str, ...], Any]) -> tuple:
+    return tuple((0, float(v), "") if _is_number(v) else (1, 0.0, v) for v in item[0])
+
+
+def _is_number(value: str) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except ValueError:
+        return False
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4g}" if abs(value) < 1e5 else f"{value:.3e}"
+
+
+def write_markdown(table: SweepTable, path: Path, title: str, command: str) -> None:
+    n = {len(next(iter(g.values()))) for g in table.groups.values()}
+    lines = [
+        f"# {title}",
+        "",
+        f"Command: `{command}`. Each row: mean ± std over {'/'.join(map(str, sorted(n)))} "
+        f"replicate(s) of the swept values; {len(table.failed)} failed job(s) left out.",
+        "",
+        "| " + " | ".join([*table.keys, *table.figures, "n"]) + " |",
+        "|" + "---|" * len(table.keys) + "---:|" * (len(table.figures) + 1),
+    ]
+    for values, group in table.groups.items():
+        cells = []
+        for f in table.figures:
+            m, s = mean_std(group[f])
+            cells.append(f"{_fmt(m)} ± {_fmt(s)}")
+        count = len(next(iter(group.values())))
+        lines.append("| " + " | ".join([*values, *cells, str(count)]) + " |")
+    for job in table.failed:
+        lines.append(f"\nFailed: `{job.path}` ({job.status})")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def write_csv(table: SweepTable, path: Path) -> None:
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        header = [*table.keys]
+        for fig in table.figures:
+            header += [f"{fig}_mean", f"{fig}_std"]
+        writer.writerow([*header, "n"])
+        for values, group in table.groups.items():
+            row: list[Any] = [*values]
+            for fig in table.figures:
+                row += list(mean_std(group[fig]))
+            writer.writerow([*row, len(next(iter(group.values())))])
+
+
+def plot(table: SweepTable, figure: str, path: Path) -> bool:
+    """A heatmap (two swept keys) or an error-bar plot (one key) of ``figure``'s mean;
+    returns False when the sweep has another shape."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if len(table.keys) not in (1, 2):
+        return False
+    stats = {k: mean_std(g[figure]) for k, g in table.groups.items()}
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    if len(table.keys) == 1:
+        labels = [k[0] for k in stats]
+        means, stds = zip(*stats.values(), strict=True)
+        ax.errorbar(range(len(labels)), means, yerr=stds, marker="o", capsize=4)
+        ax.set_xticks(range(len(labels)), labels)
+        ax.set(xlabel=table.keys[0], ylabel=figure)
+    else:
+        rows = list(dict.fromkeys(k[0] for k in stats))
+        cols = list(dict.fromkeys(k[1] for k in stats))
+        grid = [[stats.get((r, c), (math.nan, 0.0))[0] for c in cols] for r in rows]
+        image = ax.imshow(grid, cmap="viridis", aspect="auto")
+        for i, r in enumerate(rows):
+            for j, c in enumerate(cols):
+                if (r, c) in stats:
+                    m, s = stats[(r, c)]
+                    ax.text(j, i, f"{_fmt(m)}\n±{_fmt(s)}", ha="center", va="center",
+                            color="white", fontsize=8)  # fmt: skip
+        ax.set_xticks(range(len(cols)), cols)
+        ax.set_yticks(range(len(rows)), rows)
+        ax.set(xlabel=table.keys[1], ylabel=table.keys[0])
+        fig.colorbar(image, ax=ax, label=f"{figure} (mean)")
+    ax.set_title(f"{figure}: mean over replicates")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True

@@ -1,0 +1,91 @@
+"""``esnas-report``: a sweep's summary.json files aggregated into a table and a plot."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from esnas.cli.report import main as report_main
+from esnas.report import load_jobs, tabulate
+
+
+def _job(root: Path, name: str, overrides: list[str], status: str = "completed", **figures):
+    (root / name).mkdir(parents=True)
+    data = {"status": status, "overrides": overrides, "figures": figures}
+    (root / name / "summary.json").write_text(json.dumps(data))
+
+
+@pytest.fixture
+def grid(tmp_path: Path) -> Path:
+    """A 2 × 2 phase grid × 2 seeds, plus one failed job."""
+    n = 0
+    for init in (10, 20):
+        for topo in (50, 100):
+            for seed in (0, 1):
+                acc = 90 + init / 10 + topo / 100 + seed  # seed spread of 1
+                overrides = [f"strategy.init.steps={init}", f"strategy.topology.steps={topo}"]
+                _job(tmp_path, str(n), [*overrides, f"seed={seed}", "space=nb201"],
+                     best_fitness=acc / 100, wall_time_s=3.0, best_arch="x",
+                     **{"best_test_acc/cifar10": acc})  # fmt: skip
+                n += 1
+    _job(tmp_path, "failed", ["strategy.init.steps=10", "seed=5"], status="failed")
+    return tmp_path
+
+
+def test_groups_by_the_swept_keys_and_averages_over_seeds(grid: Path) -> None:
+    table = tabulate(load_jobs([grid]))
+    assert table.keys == ["strategy.init.steps", "strategy.topology.steps"]
+    assert table.figures[0] == "best_test_acc/cifar10"  # ground truth first
+    assert "best_arch" not in table.figures and len(table.failed) == 1
+    assert list(table.groups) == [("10", "50"), ("10", "100"), ("20", "50"), ("20", "100")]
+    assert table.groups[("20", "100")]["best_test_acc/cifar10"] == [93.0, 94.0]
+
+
+def test_cli_writes_table_csv_and_heatmap(grid: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out" / "phase"
+    assert report_main([str(grid), "--out", str(out), "--title", "Phase grid"]) == 0
+    md = out.with_suffix(".md").read_text()
+    assert "| strategy.init.steps | strategy.topology.steps | best_test_acc/cifar10 |" in md
+    assert "| 20 | 100 | 93.5 ± 0.7071 |" in md and "1 failed job(s)" in md
+    rows = list(csv.DictReader(out.with_suffix(".csv").open()))
+    assert float(rows[0]["best_test_acc/cifar10_mean"]) == pytest.approx(91.5 + 0.5)
+    assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_bad_input_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert report_main([str(tmp_path / "missing")]) == 2
+    assert report_main([str(tmp_path)]) == 2
+    _job(tmp_path, "0", ["seed=0"], best_fitness=1.0)
+    assert report_main([str(tmp_path), "--figures", "nope"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 3 and all(line.startswith("esnas-report: error:") for line in lines)
+    assert "valid: best_fitness" in lines[-1]
+
+
+def test_a_real_two_job_search_sweep_is_aggregated(tmp_path: Path) -> None:
+    """``esnas-search -m seed=0,1`` on NB201 (tiny probe and budget), then ``esnas-report``."""
+    bin_dir = Path(sys.executable).parent
+    sweep = tmp_path / "sweep"
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    cmd = [
+        str(bin_dir / "esnas-search"), "-m", f"hydra.sweep.dir={sweep}", "logger=none",
+        "space=nb201", "strategy=random", "budget.evaluations=8", "probe.batch_size=2",
+        "probe.num_inits=1", "metrics=[logsynflow]", "strategy.metrics=[logsynflow]",
+        f"cache.path={tmp_path / 'cache.sqlite'}", "seed=0,1",
+    ]  # fmt: skip
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert run.returncode == 0, run.stderr[-2000:]
+    report = subprocess.run(
+        [str(bin_dir / "esnas-report"), str(sweep)], capture_output=True, text=True, timeout=120
+    )
+    assert report.returncode == 0, report.stderr
+    md = (sweep / "report.md").read_text()
+    assert "best_test_acc/cifar10" in md and "over 2 replicate(s)" in md
+    row = md.strip().splitlines()[-1].split("|")
+    assert row[-2].strip() == "2"  # both seeds in the one group
