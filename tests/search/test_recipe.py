@@ -33,6 +33,7 @@ def test_csv_logger_run_writes_every_output(run_config) -> None:
     arch = yaml.safe_load((out / "best_arch.yaml").read_text())
     assert arch["space"] == "esformer" and arch["arch"] == best["arch"]
     assert arch["genome"]["stages"] and arch["space_config"]["max_macs"] == 6e7
+    assert arch["search"]["run_dir"] == str(out) and "group" in arch["search"]
     assert len((out / "history.csv").read_text().splitlines()) == 61
     for png in ("pareto.png", "trajectory.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG"

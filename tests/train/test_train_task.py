@@ -90,3 +90,15 @@ def test_image_folder_fixture_trains(run_config, tmp_path: Path) -> None:
     assert figures["global_step"] == 3  # 12 training images / 4
     assert figures["val/acc5"] is None  # 2 classes: no top-5
     assert 0.0 <= figures["test/acc1"] <= 1.0
+
+
+def test_training_a_searched_genome_joins_its_search_wandb_group(run_config, tmp_path) -> None:
+    from esnas.utils.config import search_group
+
+    arch = tmp_path / "best_arch.yaml"
+    arch.write_text(GOOD_ARCH + "\nsearch:\n  group: xs-search-7\n")
+    cfg = run_config("train", ["logger=wandb", "model=from_search", f"model.arch_file={arch}"])
+    assert cfg.logger.group == "xs-search-7"
+    assert run_config("train", ["logger=wandb"]).logger.group == "train"
+    assert search_group(str(tmp_path / "missing.yaml"), "train") == "train"
+    assert search_group("wandb:me/esnas/best-arch-esformer:latest", "train") == "train"

@@ -33,8 +33,10 @@ def write_best(
     genome: Any,
     space_info: Mapping[str, Any],
     extra: Mapping[str, Any],
+    search: Mapping[str, Any] | None = None,
 ) -> tuple[Path, Path]:
-    """Writes ``best.json`` and ``best_arch.yaml``; returns their paths."""
+    """Writes ``best.json`` and ``best_arch.yaml`` (with ``search``: the run's W&B group,
+    folder and seed, which esnas-train reads); returns their paths."""
     payload = {
         "arch": best.arch,
         "params": best.params,
@@ -53,6 +55,8 @@ def write_best(
     if hasattr(genome, "to_dict"):
         arch_doc["genome"] = genome.to_dict()
     arch_doc["space_config"] = dict(space_info)
+    if search:
+        arch_doc["search"] = dict(search)
     best_yaml = out / "best_arch.yaml"
     header = "# Best architecture of an esnas search; esnas-train reads `space` and `arch`.\n"
     _write_text_atomic(best_yaml, header + yaml.safe_dump(arch_doc, sort_keys=False))

@@ -225,6 +225,11 @@ class SearchRecipe:
                 "search_seconds_uncached": figures["search_seconds_uncached"],
                 "constraints": self.constraints.describe(),
             },
+            search={
+                "group": OmegaConf.select(self.cfg, "logger.group", default=None),
+                "run_dir": str(out),
+                "seed": int(self.cfg.seed),
+            },
         )
         history_csv = write_history(out / "history.csv", eng.history, labels)
         phase_metrics = {

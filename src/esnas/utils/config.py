@@ -83,3 +83,23 @@ def config_hash(cfg: DictConfig) -> str:
     kept = {k: v for k, v in container.items() if k not in _UNHASHED_KEYS}
     blob = json.dumps(kept, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def search_group(arch_file: str | None, default: str) -> str:
+    """The W&B group recorded in a search's ``best_arch.yaml`` (``search.group``), so the
+    training of a searched architecture lands in its search's group; ``default`` otherwise
+    (no file, a ``wandb:`` artifact reference, or a file without one)."""
+    import yaml
+
+    if not arch_file or str(arch_file).startswith("wandb:") or not Path(arch_file).is_file():
+        return default
+    try:
+        doc = yaml.safe_load(Path(arch_file).read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return default  # esnas-train reports the unreadable file itself, in one line
+    group = (doc.get("search") or {}).get("group") if isinstance(doc, dict) else None
+    return str(group) if group else default
+
+
+if not OmegaConf.has_resolver("esnas.search_group"):
+    OmegaConf.register_new_resolver("esnas.search_group", search_group)
