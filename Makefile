@@ -75,6 +75,10 @@ reproduce-nb201-correlation: ## NB201 correlation table, 3000/1000 cells x 3 dat
 reproduce-nb201-probe-study: ## What the fast probe costs in rank correlation (200 CIFAR-10 cells)
 	$(BIN)/python experiments/nb201_probe_study.py $(ARGS)
 
+.PHONY: reproduce-decoupling
+reproduce-decoupling: ## Decoupling table: rho with NB201 accuracy vs rho with NATS-SSS #params
+	$(BIN)/python experiments/decoupling.py $(ARGS)
+
 .PHONY: reproduce-nb201-search
 reproduce-nb201-search: ## NB201 search table: 4 strategies x 10 seeds x budgets 300/1000 (fills the score cache first)
 	$(BIN)/esnas-score space=nb201 sample.n=all probe=fast seed=0 logger=none \
