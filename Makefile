@@ -79,6 +79,10 @@ reproduce-nb201-probe-study: ## What the fast probe costs in rank correlation (2
 reproduce-decoupling: ## Decoupling table: rho with NB201 accuracy vs rho with NATS-SSS #params
 	$(BIN)/python experiments/decoupling.py $(ARGS)
 
+.PHONY: reproduce-esformer-family
+reproduce-esformer-family: ## ESFormer family table: a search per budget (xxs/xs/s) beside timm references
+	$(BIN)/python experiments/esformer_family.py $(ARGS)
+
 .PHONY: reproduce-nb201-search
 reproduce-nb201-search: ## NB201 search table: 4 strategies x 10 seeds x budgets 300/1000 (fills the score cache first)
 	$(BIN)/esnas-score space=nb201 sample.n=all probe=fast seed=0 logger=none \

@@ -1,0 +1,103 @@
+"""ESFormer family table: the searched genome at each budget beside timm's mobile references.
+
+For each budget (xxs, xs, s) this runs ``esnas-search experiment=esformer_<budget>_search``
+(the CPU-sized cyclic recipe of ``make search``; a finished run folder is reused) and reports
+the answer's genome, params, MACs, Entropic Score, LogSynflow and search time; then the
+params and MACs at 224 px of the registered ``esformer_*`` models and of MobileViT / EdgeNeXt
+of similar cost, counted the same way (torch's FLOP counter, MACs = FLOPs / 2).
+
+Run: ``make reproduce-esformer-family`` (or this file with ``--help``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BUDGETS = ("xxs", "xs", "s")
+REFERENCES = {
+    "xxs": ("mobilevit_xxs", "edgenext_xx_small"),
+    "xs": ("mobilevit_xs", "edgenext_x_small"),
+    "s": ("mobilevit_s", "edgenext_small"),
+}
+
+
+def search(budget: str, seed: int, runs: Path, extra: list[str]) -> dict:
+    """The ``best.json`` of a (finished or new) search at ``budget``."""
+    run_dir = runs / f"esformer_{budget}_s{seed}"
+    summary = run_dir / "summary.json"
+    done = json.loads(summary.read_text()) if summary.exists() else {}
+    if done.get("status") != "completed":
+        cmd = [str(Path(sys.executable).parent / "esnas-search"),
+               f"experiment=esformer_{budget}_search", f"seed={seed}", "logger=csv",
+               "budget.seconds=null", f"hydra.run.dir={run_dir}", *extra]  # fmt: skip
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
+        if proc.returncode:
+            raise RuntimeError(f"search {budget} failed:\n{proc.stderr[-2000:]}")
+    return json.loads((run_dir / "best.json").read_text())
+
+
+def cost(name: str) -> tuple[float, float]:
+    """(params M, MACs G) of a timm model at 224 px, 1000 classes."""
+    import timm
+
+    import esnas.models.esformer  # noqa: F401  (registers esformer_*)
+    from esnas.train.evaluate import count_macs
+
+    model = timm.create_model(name, num_classes=1000)
+    params = sum(p.numel() for p in model.parameters())
+    return params / 1e6, count_macs(model, (3, 224, 224)) / 1e9
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--budgets", nargs="+", default=list(BUDGETS), choices=BUDGETS)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--runs-dir", default=str(ROOT / "logs/esformer_family"))
+    ap.add_argument("--out", default=str(ROOT / "experiments/results/esformer_family.md"))
+    ap.add_argument("extra", nargs="*", help="more esnas-search overrides")
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    lines = [
+        "# ESFormer family: searched genomes per budget, with timm references",
+        "",
+        f"Command: `python experiments/esformer_family.py {' '.join(sys.argv[1:])}` (wall time "
+        "{wall} min). Each search: `esnas-search experiment=esformer_<budget>_search "
+        f"seed={args.seed} budget.seconds=null` (150 evaluations, probe batch 8 × 1 init at "
+        "224 px, CPU, 2 cores shared); search time = summed un-cached scoring time. Params "
+        "and MACs at 224 px, 1000 classes, MACs = torch FLOP counter / 2. No accuracy: "
+        "these are untrained architectures (see `fmnist_compare.md` for a training stand-in).",
+        "",
+        "| budget | model | genome | params (M) | MACs (G) | Entropic Score | LogSynflow "
+        "| search (min) |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for budget in args.budgets:
+        best = search(budget, args.seed, Path(args.runs_dir), args.extra)
+        scores = best["scores"]
+        lines.append(
+            f"| {budget} | searched (seed {args.seed}) | `{best['arch']}` | "
+            f"{best['params'] / 1e6:.2f} | {best['macs'] / 1e9:.3f} | "
+            f"{scores.get('entropic', float('nan')):.3f} | "
+            f"{scores.get('logsynflow', float('nan')):.4g} | "
+            f"{best['search_seconds_uncached'] / 60:.1f} |"
+        )
+        for name in (f"esformer_{budget}", *REFERENCES[budget]):
+            params, macs = cost(name)
+            lines.append(f"| {budget} | {name} | | {params:.2f} | {macs:.3f} | | | |")
+        print(lines[-1 - len(REFERENCES[budget]) - 1], file=sys.stderr)
+    wall = (time.perf_counter() - t0) / 60
+    lines[2] = lines[2].replace("{wall}", f"{wall:.1f}")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
