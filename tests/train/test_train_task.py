@@ -102,3 +102,19 @@ def test_training_a_searched_genome_joins_its_search_wandb_group(run_config, tmp
     assert run_config("train", ["logger=wandb"]).logger.group == "train"
     assert search_group(str(tmp_path / "missing.yaml"), "train") == "train"
     assert search_group("wandb:me/esnas/best-arch-esformer:latest", "train") == "train"
+
+
+@pytest.mark.slow
+def test_compiled_training_exports_uncompiled_weights_timm_loads(run_config) -> None:
+    """``module.compile=true`` compiles the inner net only; the export still has plain keys."""
+    cfg = run_config("train", [*FAST, "module.compile=true", "+trainer.fast_dev_run=true"])
+    figures = run_task(cfg, "train", train)
+    state = safetensors.torch.load_file(figures["weights"])
+    assert not any("_orig_mod" in k for k in state)
+    model = timm.create_model(
+        "esformer_xxs",
+        pretrained=True,
+        num_classes=state["head.fc.weight"].shape[0],
+        pretrained_cfg_overlay={"file": figures["weights"]},
+    )
+    assert torch.equal(model.state_dict()["head.fc.weight"], state["head.fc.weight"])
