@@ -278,9 +278,13 @@ def _logsynflow_audit(results, truth, indices) -> str:
                 continue
             x = np.array([ours[i] for i in idx])
             y = np.array([float(stored[i]) for i in idx])
-            rho = stats.spearmanr(x, y).statistic
             close = np.mean(np.abs(x - y) <= 0.01 * np.abs(y))
-            lines.append(f"| {ds} | {kind} | {len(idx)} | {rho:.4f} | {100 * close:.1f} % |")
+            rho = (
+                f"{stats.spearmanr(x, y).statistic:.4f}"
+                if np.ptp(x) > 0 and np.ptp(y) > 0
+                else f"constant (ours {x[0]:.3g}, stored {y[0]:.3g})"
+            )
+            lines.append(f"| {ds} | {kind} | {len(idx)} | {rho} | {100 * close:.1f} % |")
     return "\n".join(lines) + "\n"
 
 
