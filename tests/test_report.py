@@ -52,7 +52,7 @@ def test_cli_writes_table_csv_and_heatmap(grid: Path, tmp_path: Path) -> None:
     assert report_main([str(grid), "--out", str(out), "--title", "Phase grid"]) == 0
     md = out.with_suffix(".md").read_text()
     assert "| strategy.init.steps | strategy.topology.steps | best_test_acc/cifar10 |" in md
-    assert "| 20 | 100 | 93.5 ± 0.7071 |" in md and "1 failed job(s)" in md
+    assert "| 20 | 100 | 93.50 ± 0.71 |" in md and "1 failed job(s)" in md
     rows = list(csv.DictReader(out.with_suffix(".csv").open()))
     assert float(rows[0]["best_test_acc/cifar10_mean"]) == pytest.approx(91.5 + 0.5)
     assert out.with_suffix(".png").read_bytes()[:4] == b"\x89PNG"

@@ -89,7 +89,7 @@ def tabulate(
     shared = [f for f in done[0].figures if all(f in j.figures for j in done)]
     if figures is None:
         figures = [f for f in shared if f in DEFAULT_FIGURES or f.startswith("best_test_acc/")]
-        figures = sorted(figures, key=lambda f: (not f.startswith("best_test_acc/"), f)) or shared
+        figures = sorted(figures, key=lambda f: not f.startswith("best_test_acc/")) or shared
     missing = [f for f in figures if f not in shared]
     if missing:
         raise ValueError(f"figures {missing} are not in every job; valid: {', '.join(shared)}")
@@ -116,8 +116,13 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def _fmt(value: float) -> str:
-    return f"{value:.4g}" if abs(value) < 1e5 else f"{value:.3e}"
+def _fmt(value: float, like: float | None = None) -> str:
+    """Two decimals for values in [1, 1e5), scientific above, 4 significant digits below;
+    ``like`` picks the format from another value (a std printed like its mean)."""
+    ref = abs(value if like is None else like)
+    if ref >= 1e5:
+        return f"{value:.3e}"
+    return f"{value:.2f}" if ref >= 1 else f"{value:.4g}"
 
 
 def write_markdown(table: SweepTable, path: Path, title: str, command: str) -> None:
@@ -135,7 +140,7 @@ def write_markdown(table: SweepTable, path: Path, title: str, command: str) -> N
         cells = []
         for f in table.figures:
             m, s = mean_std(group[f])
-            cells.append(f"{_fmt(m)} ± {_fmt(s)}")
+            cells.append(f"{_fmt(m)} ± {_fmt(s, like=m)}")
         count = len(next(iter(group.values())))
         lines.append("| " + " | ".join([*values, *cells, str(count)]) + " |")
     for job in table.failed:
@@ -184,7 +189,7 @@ def plot(table: SweepTable, figure: str, path: Path) -> bool:
             for j, c in enumerate(cols):
                 if (r, c) in stats:
                     m, s = stats[(r, c)]
-                    ax.text(j, i, f"{_fmt(m)}\n±{_fmt(s)}", ha="center", va="center",
+                    ax.text(j, i, f"{_fmt(m)}\n±{_fmt(s, like=m)}", ha="center", va="center",
                             color="white", fontsize=8)  # fmt: skip
         ax.set_xticks(range(len(cols)), cols)
         ax.set_yticks(range(len(rows)), rows)
