@@ -111,10 +111,11 @@ def test_compiled_training_exports_uncompiled_weights_timm_loads(run_config) -> 
     figures = run_task(cfg, "train", train)
     state = safetensors.torch.load_file(figures["weights"])
     assert not any("_orig_mod" in k for k in state)
+    classes = state["head.fc.weight"].shape[0]
     model = timm.create_model(
         "esformer_xxs",
         pretrained=True,
-        num_classes=state["head.fc.weight"].shape[0],
-        pretrained_cfg_overlay={"file": figures["weights"]},
+        num_classes=classes,
+        pretrained_cfg_overlay={"file": figures["weights"], "num_classes": classes},
     )
     assert torch.equal(model.state_dict()["head.fc.weight"], state["head.fc.weight"])
