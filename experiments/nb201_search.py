@@ -168,8 +168,9 @@ def write_results(rows: list[dict], truth: NB201GroundTruth, args: argparse.Name
         f"{args.probe_seed} for every run (search seeds vary the evolution only). Search time = "
         "sum of un-cached scoring seconds of every evaluated cell (FreeREA's convention).",
         "",
-        "| strategy | budget | seeds | CIFAR-10 | CIFAR-100 | ImageNet16-120 | search s | wall s |",
-        "|---|---|---|---|---|---|---|---|",
+        "| strategy | budget | seeds | CIFAR-10 | CIFAR-100 | ImageNet16-120 | evaluations "
+        "| search s | wall s |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for strategy in [parse_row(spec)[0] for spec in args.strategies]:
         for budget in args.budgets:
@@ -177,10 +178,11 @@ def write_results(rows: list[dict], truth: NB201GroundTruth, args: argparse.Name
             accs = " | ".join(_ms([r[d] for r in sel]) for d in DATASETS)
             lines.append(
                 f"| {strategy} | {budget} | {len(sel)} | {accs} | "
+                f"{statistics.mean(r['evaluations'] for r in sel):.0f} | "
                 f"{statistics.mean(r['search_seconds'] for r in sel):.0f} | "
                 f"{statistics.mean(r['wall_seconds'] for r in sel):.0f} |"
             )
-    lines.append(f"| optimum | | | {optimum} | | |")
+    lines.append(f"| optimum | | | {optimum} | | | |")
     if args.optimum:
         lines += [
             "",
