@@ -166,7 +166,17 @@ def write_results(rows: list[dict], truth: NB201GroundTruth, args: argparse.Name
         f"{' '.join(map(str, args.budgets))} --strategies {' '.join(args.strategies)}"
         f"{' ' + ' '.join(args.overrides) if args.overrides else ''}`. Probe seed "
         f"{args.probe_seed} for every run (search seeds vary the evolution only). Search time = "
-        "sum of un-cached scoring seconds of every evaluated cell (FreeREA's convention).",
+        "sum of un-cached scoring seconds of every evaluated cell (FreeREA's convention), "
+        "CPU, one torch thread; wall s = the run itself with scores from the cache.",
+        "",
+        "Protocol: every search scores CIFAR-10-shaped cells (`space=nb201`, Entropic Score + "
+        "LogSynflow, the probe of the overrides) and the picked cell's NATS 200-epoch test "
+        "accuracy is looked up on all three datasets. `cyclic` on NB201 runs only topology "
+        "phases (fitness: Entropic Score; NB201 has no size genes) and picks the best of its "
+        "history under Entropic Score + LogSynflow; `combined` uses Entropic Score + "
+        "LogSynflow in every phase; `rea` and `random` pick by the same fitness; `freerea` "
+        "evolves and picks by FreeREA's max-normalised sum. Fitness combination: rank sum "
+        "unless the row says max_norm.",
         "",
         "| strategy | budget | seeds | CIFAR-10 | CIFAR-100 | ImageNet16-120 | evaluations "
         "| search s | wall s |",
