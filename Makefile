@@ -84,12 +84,12 @@ reproduce-esformer-family: ## ESFormer family table: a search per budget (xxs/xs
 	$(BIN)/python experiments/esformer_family.py $(ARGS)
 
 .PHONY: reproduce-nb201-search
-reproduce-nb201-search: ## NB201 search table: 4 strategies x 10 seeds x budgets 300/1000 (fills the score cache first)
+reproduce-nb201-search: ## NB201 search table: 6 strategy rows x 10 seeds x budgets 300/1000 (fills the score cache first)
 	$(BIN)/esnas-score space=nb201 sample.n=all probe=fast seed=0 logger=none \
 		hydra.run.dir=logs/nb201_all_cells
 	$(BIN)/python experiments/nb201_search.py --seeds 10 --budgets 300 1000 --strategies cyclic \
 		cyclic_maxnorm:strategy=cyclic,strategy.combine=max_norm combined freerea rea random \
-		probe=fast $(ARGS)
+		--probe fast $(ARGS)
 
 .PHONY: clean
 clean: ## Remove caches and run outputs (keeps .venv and committed results)

@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--seeds", type=int, default=10)
     p.add_argument("--budgets", type=int, nargs="+", default=[300, 1000])
+    p.add_argument("--probe", default="fast", help="conf/probe option (default: fast)")
     p.add_argument("--probe-seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=ROOT / "logs" / "nb201_search")
     p.add_argument("--results", type=Path, default=ROOT / "experiments" / "results")
@@ -65,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     truth = NB201GroundTruth.load()
-    base = ["space=nb201", f"probe.seed={args.probe_seed}", "logger=none", *args.overrides]
+    base = ["space=nb201", f"probe={args.probe}", f"probe.seed={args.probe_seed}", "logger=none"]
+    base += args.overrides
     scorer = None
     rows = []
     for spec in args.strategies:
@@ -163,14 +165,17 @@ def write_results(rows: list[dict], truth: NB201GroundTruth, args: argparse.Name
         "# NB201 search: test accuracy of the picked cell (mean ± std over seeds)",
         "",
         f"Command: `python experiments/nb201_search.py --seeds {args.seeds} --budgets "
-        f"{' '.join(map(str, args.budgets))} --strategies {' '.join(args.strategies)}"
+        f"{' '.join(map(str, args.budgets))} --strategies {' '.join(args.strategies)} "
+        f"--probe {args.probe}"
         f"{' ' + ' '.join(args.overrides) if args.overrides else ''}`. Probe seed "
         f"{args.probe_seed} for every run (search seeds vary the evolution only). Search time = "
         "sum of un-cached scoring seconds of every evaluated cell (FreeREA's convention), "
-        "CPU, one torch thread; wall s = the run itself with scores from the cache.",
+        "CPU, one torch thread, timed when each cell was first scored; wall s = the run's own "
+        "wall time, including the scoring of cells not yet in the cache (rows run first paid "
+        "for most of it).",
         "",
         "Protocol: every search scores CIFAR-10-shaped cells (`space=nb201`, Entropic Score + "
-        "LogSynflow, the probe of the overrides) and the picked cell's NATS 200-epoch test "
+        "LogSynflow, the probe of `--probe`) and the picked cell's NATS 200-epoch test "
         "accuracy is looked up on all three datasets. `cyclic` on NB201 runs only topology "
         "phases (fitness: Entropic Score; NB201 has no size genes) and picks the best of its "
         "history under Entropic Score + LogSynflow; `combined` uses Entropic Score + "
