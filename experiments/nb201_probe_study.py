@@ -34,7 +34,7 @@ PROBES = {
     "batch 16 x 3": {"batch_size": 16},
     "fast (16 x 1)": {"batch_size": 16, "num_inits": 1},
 }
-METRICS = ("entropic", "logsynflow", "naswot", "zico")
+METRICS = ("entropic", "logsynflow", "naswot")  # the method's two metrics and FreeREA's NASWOT
 
 
 def main() -> None:
