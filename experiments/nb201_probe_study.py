@@ -64,8 +64,10 @@ def main() -> None:
         "",
         f"Command: `python experiments/nb201_probe_study.py {' '.join(sys.argv[1:])}` (commit "
         f"{_git_commit()}, wall time {(time.perf_counter() - t0) / 60:.1f} min; scores from the "
-        "persistent score cache where present, timed when first scored: CPU, one torch "
-        "thread per process, two processes on 2 cores).",
+        "persistent score cache where present). ms/cell: CPU, one torch thread, timed when "
+        "each cell was first scored, under whatever else ran then (these were scored while 3 "
+        "to 9 scoring processes shared 2 cores): read ratios within a row group with care, "
+        "and `make bench` for quiet-machine costs.",
         "",
         f"{args.cells} random cells (seed {args.seed}, the first of the correlation table's "
         f"draw); Gaussian noise input, probe seed 0; base probe {PROBE}. ρ/τ: Spearman/Kendall "
