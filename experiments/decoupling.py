@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from nb201_correlation import (
@@ -33,6 +32,7 @@ from nb201_correlation import (
     PROBE,
     ROOT,
     _git_commit,
+    correlations,
     parse_overrides,
     score_cells,
 )
@@ -60,9 +60,9 @@ METRICS = {
 
 
 def rho(scores: dict[int, float], target: dict[int, float]) -> tuple[float, int]:
-    idx = [i for i, v in scores.items() if np.isfinite(v) and not is_floor(v)]
-    x, y = [scores[i] for i in idx], [target[i] for i in idx]
-    return float(stats.spearmanr(x, y).statistic), len(idx)
+    """Spearman ρ over the cells a metric did not score at the floor, and their count."""
+    kept = {i: v for i, v in scores.items() if np.isfinite(v) and not is_floor(v)}
+    return correlations(kept, target)[0], len(kept)
 
 
 def main() -> None:

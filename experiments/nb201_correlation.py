@@ -241,10 +241,10 @@ def write_report(args, indices, results, truth, wall: float) -> None:
     _scatter(out.with_suffix(".png"), results, truth, indices)
 
 
-def _cell_kind(index: int) -> str:
+def _cell_kind(space: NB201Space, index: int) -> str:
     """``disconnected`` (no input→output path), ``dead conv`` (a conv off every such path:
     zero gradient) or ``clean``: the cases where FreeREA's stored LogSynflow differs."""
-    genome = NB201Space("cifar10").from_index(index)
+    genome = space.from_index(index)
     live = live_edges(genome)
     if not any(live):
         return "disconnected"
@@ -256,7 +256,8 @@ def _cell_kind(index: int) -> str:
 
 def _logsynflow_audit(results, truth, indices) -> str:
     """Our LogSynflow against FreeREA's stored values, per kind of cell (DESIGN.md)."""
-    kinds = {i: _cell_kind(i) for i in indices}
+    space = NB201Space("cifar10")  # the cell's kind does not depend on the dataset
+    kinds = {i: _cell_kind(space, i) for i in indices}
     lines = [
         "",
         "## LogSynflow against FreeREA's stored values",
