@@ -20,6 +20,8 @@ import os
 import statistics
 import subprocess
 import sys
+import time
+from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,6 +77,10 @@ def main() -> None:
     ap.add_argument("--runs-dir", default=str(ROOT / "logs/fmnist_compare"))
     args = ap.parse_args()
     extra = [f"data.img_size={args.resolution}", *args.extra]
+    sys.path.insert(0, str(Path(__file__).parent))
+    from nb201_correlation import _git_commit
+
+    commit, t0 = _git_commit(), time.perf_counter()
     rows = []
     for name in args.models:
         runs = [run_one(name, s, Path(args.runs_dir), extra) for s in args.seeds]
@@ -108,7 +114,14 @@ def main() -> None:
         f"| {r['macs_m']:.1f} | {r['wall_min']:.1f} |"
         for r in rows
     ]
-    lines += ["", f"Command: `python experiments/fmnist_compare.py {' '.join(sys.argv[1:])}`", ""]
+    lines += [
+        "",
+        f"Command: `python experiments/fmnist_compare.py {' '.join(sys.argv[1:])}` (`make "
+        f"compare-fmnist`), commit {commit}, {date.today()}; wall time of this invocation "
+        f"{(time.perf_counter() - t0) / 60:.1f} min (runs finished earlier in `--runs-dir` are "
+        "reused, not retrained). Machine: a shared 2-core CPU, 1 torch thread per run.",
+        "",
+    ]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(lines))
     print(f"wrote {args.out}")
