@@ -20,6 +20,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "experiments"))
+from nb201_correlation import _git_commit  # noqa: E402
+
 BUDGETS = ("xxs", "xs", "s")
 REFERENCES = {
     "xxs": ("mobilevit_xxs", "edgenext_xx_small"),
@@ -41,6 +44,12 @@ def search(budget: str, seed: int, runs: Path, extra: list[str]) -> dict:
         if proc.returncode:
             raise RuntimeError(f"search {budget} failed:\n{proc.stderr[-2000:]}")
     return json.loads((run_dir / "best.json").read_text())
+
+
+def attention_blocks(arch: str) -> int:
+    from esnas.spaces.esformer import ESFormerGenome, ESFormerSpace
+
+    return int(ESFormerSpace().traits(ESFormerGenome.parse(arch))["attention_blocks"])
 
 
 def cost(name: str) -> tuple[float, float]:
@@ -67,30 +76,32 @@ def main() -> None:
     lines = [
         "# ESFormer family: searched genomes per budget, with timm references",
         "",
-        f"Command: `python experiments/esformer_family.py {' '.join(sys.argv[1:])}` (wall time "
-        "{wall} min). Each search: `esnas-search experiment=esformer_<budget>_search "
+        f"Command: `python experiments/esformer_family.py {' '.join(sys.argv[1:])}` (`make "
+        f"reproduce-esformer-family`; commit {_git_commit()}, wall time {{wall}} min). "
+        "Each search: `esnas-search experiment=esformer_<budget>_search "
         f"seed={args.seed} budget.seconds=null` (150 evaluations, probe batch 8 × 1 init at "
         "224 px, CPU, 2 cores shared); search time = summed un-cached scoring time. Params "
         "and MACs at 224 px, 1000 classes, MACs = torch FLOP counter / 2. No accuracy: "
         "these are untrained architectures (see `fmnist_compare.md` for a training stand-in).",
         "",
-        "| budget | model | genome | params (M) | MACs (G) | Entropic Score | LogSynflow "
-        "| search (min) |",
-        "|---|---|---|---:|---:|---:|---:|---:|",
+        "| budget | model | genome | attention blocks | params (M) | MACs (G) "
+        "| Entropic Score | LogSynflow | search (min) |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for budget in args.budgets:
         best = search(budget, args.seed, Path(args.runs_dir), args.extra)
         scores = best["scores"]
         lines.append(
             f"| {budget} | searched (seed {args.seed}) | `{best['arch']}` | "
-            f"{best['params'] / 1e6:.2f} | {best['macs'] / 1e9:.3f} | "
+            f"{attention_blocks(best['arch'])} | {best['params'] / 1e6:.2f} | "
+            f"{best['macs'] / 1e9:.3f} | "
             f"{scores.get('entropic', float('nan')):.3f} | "
             f"{scores.get('logsynflow', float('nan')):.4g} | "
             f"{best['search_seconds_uncached'] / 60:.1f} |"
         )
         for name in (f"esformer_{budget}", *REFERENCES[budget]):
             params, macs = cost(name)
-            lines.append(f"| {budget} | {name} | | {params:.2f} | {macs:.3f} | | | |")
+            lines.append(f"| {budget} | {name} | | | {params:.2f} | {macs:.3f} | | | |")
         print(lines[-1 - len(REFERENCES[budget]) - 1], file=sys.stderr)
     wall = (time.perf_counter() - t0) / 60
     lines[2] = lines[2].replace("{wall}", f"{wall:.1f}")

@@ -59,10 +59,12 @@ PEERS = ("synflow", "naswot", "zen", "grad_norm", "snip", "zico", "params", "flo
 FREEREA = ("logsynflow", "synflow", "naswot")
 
 
-def real_batch(hw: int, n: int = 64) -> torch.Tensor:
-    """``n`` real Fashion-MNIST test images as a standardised ``(n, 3, hw, hw)`` batch."""
+def real_batch(hw: int, n: int = 64, offset: int = 0) -> torch.Tensor:
+    """``n`` real Fashion-MNIST test images (from ``offset`` on) as a standardised
+    ``(n, 3, hw, hw)`` batch."""
     path = ROOT / "src/esnas/data/fashion_mnist/fashion_mnist_test_1000.npz"
-    images = torch.from_numpy(np.load(path)["images"][:n]).float().div(255).unsqueeze(1)
+    raw = np.load(path)["images"][offset : offset + n]
+    images = torch.from_numpy(raw).float().div(255).unsqueeze(1)
     images = F.interpolate(images, size=(hw, hw), mode="bilinear", align_corners=False)
     images = (images - images.mean()) / images.std()
     return images.expand(-1, 3, -1, -1).contiguous()

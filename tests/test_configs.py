@@ -101,3 +101,44 @@ def test_wandb_logger_is_offline_by_default(tmp_path: Path) -> None:
         assert cfg.logger._target_.endswith("WandbRunLogger")
         assert cfg.logger.offline is True
         assert cfg.logger.group == primary
+
+
+def _experiments() -> list[Path]:
+    return sorted((CONF_DIR / "experiment").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", _experiments(), ids=lambda p: p.stem)
+def test_every_experiment_logs_to_a_wandb_group_of_its_own(path: Path, tmp_path: Path) -> None:
+    """One W&B group per experiment, not the task name every run shares by default."""
+    (primary,) = _primaries_for(path)
+    cfg = compose_run_config(primary, [f"experiment={path.stem}", "logger=wandb"], tmp_path)
+    group = resolve_job(cfg)["logger"]["group"]
+    assert group and group != primary
+
+
+SWEEPS = {  # experiment -> (swept keys that must be there, fewest jobs)
+    "nb201_phase_grid": ({"strategy.init.starts", "strategy.init.steps", "seed"}, 45),
+    "nb201_phase_grid_small": ({"strategy.init.starts", "strategy.init.steps", "seed"}, 45),
+    "esformer_phase_grid": ({"strategy.topology.steps", "strategy.size.steps", "seed"}, 45),
+    "esformer_decoupled": ({"strategy", "seed"}, 10),
+}
+
+
+@pytest.mark.parametrize("experiment", sorted(SWEEPS))
+def test_sweeps_expand_and_run_under_the_slurm_launcher(experiment: str, tmp_path: Path) -> None:
+    """The committed sweeps expand to their grid (>= 3 x 3 x 5 seeds for the phase grids), and
+    the same sweep composes with the submitit SLURM launcher, as the README documents."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    overrides = [f"experiment={experiment}", "launcher=submitit_slurm"]
+    cfg = compose_run_config("search", overrides, output_dir=tmp_path)
+    assert cfg.hydra.launcher._target_.endswith("SlurmLauncher")
+    params = {str(k): str(v) for k, v in cfg.hydra.sweeper.params.items()}
+    keys, fewest = SWEEPS[experiment]
+    assert keys <= set(params)
+    parsed = OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in params.items()])
+    jobs = [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+    assert len(jobs) >= fewest and len(set(map(tuple, jobs))) == len(jobs)
+    for job in jobs[:: max(1, len(jobs) // 4)]:  # a few points compose as jobs
+        resolve_job(compose_run_config("search", [*overrides, *job], output_dir=tmp_path))

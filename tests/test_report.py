@@ -17,7 +17,9 @@ from esnas.report import load_jobs, tabulate
 
 def _job(root: Path, name: str, overrides: list[str], status: str = "completed", **figures):
     (root / name).mkdir(parents=True)
-    data = {"status": status, "overrides": overrides, "figures": figures}
+    data = {"status": status, "overrides": overrides, "figures": figures, "wall_time_s": 30.0,
+            "git": {"commit": "0123456789abcdef", "dirty": False},
+            "started_at": f"2026-11-30T12:00:{len(name):02d}+00:00"}  # fmt: skip
     (root / name / "summary.json").write_text(json.dumps(data))
 
 
@@ -49,8 +51,12 @@ def test_groups_by_the_swept_keys_and_averages_over_seeds(grid: Path) -> None:
 
 def test_cli_writes_table_csv_and_heatmap(grid: Path, tmp_path: Path) -> None:
     out = tmp_path / "out" / "phase"
-    assert report_main([str(grid), "--out", str(out), "--title", "Phase grid"]) == 0
+    protocol = "Sweep: `esnas-search -m experiment=x`, 2 cores."
+    argv = [str(grid), "--out", str(out), "--title", "Phase grid", "--protocol", protocol]
+    assert report_main(argv) == 0
     md = out.with_suffix(".md").read_text()
+    assert protocol in md
+    assert "8 job(s) at commit 01234567 from" in md and "summed job wall time 4.0 min" in md
     assert "| strategy.init.steps | strategy.topology.steps | best_test_acc/cifar10 |" in md
     assert "| 20 | 100 | 93.50 ± 0.71 |" in md and "1 failed job(s)" in md
     rows = list(csv.DictReader(out.with_suffix(".csv").open()))

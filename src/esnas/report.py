@@ -29,6 +29,9 @@ class Job:
     status: str
     overrides: dict[str, str]
     figures: dict[str, float]
+    commit: str = "unknown"  # short hash, "+dirty" when the tree had local changes
+    started_at: str | None = None  # ISO time
+    wall_time_s: float = 0.0
 
 
 @dataclass
@@ -39,6 +42,7 @@ class SweepTable:
     figures: list[str]
     groups: dict[tuple[str, ...], dict[str, list[float]]]
     failed: list[Job]
+    done: list[Job]
 
 
 def _overrides(items: Iterable[str]) -> dict[str, str]:
@@ -63,12 +67,18 @@ def load_jobs(roots: Sequence[str | Path]) -> list[Job]:
                 for k, v in (data.get("figures") or {}).items()
                 if isinstance(v, int | float) and not isinstance(v, bool)
             }
+            git = data.get("git") or {}
+            commit = str(git.get("commit") or "unknown")[:8]
+            commit += "+dirty" if git.get("dirty") else ""
             jobs.append(
                 Job(
                     path.parent,
                     data.get("status", "?"),
                     _overrides(data.get("overrides", [])),
                     numeric,
+                    commit,
+                    data.get("started_at"),
+                    float(data.get("wall_time_s") or 0.0),
                 )
             )
     if not jobs:
@@ -98,7 +108,8 @@ def tabulate(
         group = groups.setdefault(tuple(job.overrides.get(k, "") for k in keys), {})
         for f in figures:
             group.setdefault(f, []).append(job.figures[f])
-    return SweepTable(keys, list(figures), dict(sorted(groups.items(), key=_natural)), failed)
+    ordered = dict(sorted(groups.items(), key=_natural))
+    return SweepTable(keys, list(figures), ordered, failed, done)
 
 
 def _natural(item: tuple[tuple[str, ...], Any]) -> tuple:
@@ -125,13 +136,27 @@ def _fmt(value: float, like: float | None = None) -> str:
     return f"{value:.2f}" if ref >= 1 else f"{value:.4g}"
 
 
-def write_markdown(table: SweepTable, path: Path, title: str, command: str) -> None:
+def provenance(jobs: Sequence[Job]) -> str:
+    """Which commit(s) the jobs ran at, when, and their summed wall time: a results file
+    says how it was made even when the sweep ran elsewhere."""
+    commits = ", ".join(sorted({j.commit for j in jobs}))
+    starts = sorted(j.started_at for j in jobs if j.started_at)
+    when = f" from {starts[0]} to {starts[-1]} (job starts)" if starts else ""
+    total = sum(j.wall_time_s for j in jobs) / 60
+    return f"{len(jobs)} job(s) at commit {commits}{when}; summed job wall time {total:.1f} min."
+
+
+def write_markdown(
+    table: SweepTable, path: Path, title: str, command: str, protocol: str | None = None
+) -> None:
     n = {len(next(iter(g.values()))) for g in table.groups.values()}
     lines = [
         f"# {title}",
         "",
-        f"Command: `{command}`. Each row: mean ± std over {'/'.join(map(str, sorted(n)))} "
-        f"replicate(s) of the swept values; {len(table.failed)} failed job(s) left out.",
+        *([protocol, ""] if protocol else []),
+        f"Report: `{command}`. Each row: mean ± std over {'/'.join(map(str, sorted(n)))} "
+        f"replicate(s) of the swept values; {len(table.failed)} failed job(s) left out. "
+        + provenance(table.done),
         "",
         "| " + " | ".join([*table.keys, *table.figures, "n"]) + " |",
         "|" + "---|" * len(table.keys) + "---:|" * (len(table.figures) + 1),

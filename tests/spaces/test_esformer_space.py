@@ -248,3 +248,12 @@ def test_crossover_group_crosses_only_its_group(seed: int) -> None:
     space.build(size), space.build(topo)  # both always build
     with pytest.raises(ValueError, match="valid: topology, size"):
         space.crossover_group(a, b, "shape", rng)  # type: ignore[arg-type]
+
+
+def test_traits_count_attention_and_depth(space: ESFormerSpace) -> None:
+    genome = ESFormerGenome.parse(
+        "s32h32|16e4:se5,se7,pl7|128e3:se7,ka,se7,se7|112e2:sa,se3|256e3:ir5,sa"
+    )
+    assert space.traits(genome) == {"attention_blocks": 3, "blocks": 11}
+    convs = ESFormerGenome.parse("s32h32|16e4:se5|128e3:se7|112e2:ir3,se3|256e3:ir5")
+    assert space.traits(convs)["attention_blocks"] == 0

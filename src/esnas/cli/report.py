@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replicate", default="seed", help="override averaged over (seed)")
     parser.add_argument("--out", help="output path without suffix (default: <first sweep>/report)")
     parser.add_argument("--title", default="Sweep report")
+    parser.add_argument(
+        "--protocol", help="text put under the title: the sweep's command and how it was run"
+    )
     args = parser.parse_args(argv)
     try:
         table = tabulate(load_jobs(args.sweeps), args.figures, args.replicate)
@@ -39,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out) if args.out else Path(args.sweeps[0]) / "report"
     out.parent.mkdir(parents=True, exist_ok=True)
     command = shlex.join(["esnas-report", *(argv if argv is not None else sys.argv[1:])])
-    write_markdown(table, out.with_suffix(".md"), args.title, command)
+    write_markdown(table, out.with_suffix(".md"), args.title, command, args.protocol)
     write_csv(table, out.with_suffix(".csv"))
     plotted = plot(table, table.figures[0], out.with_suffix(".png"))
     print(out.with_suffix(".md").read_text())

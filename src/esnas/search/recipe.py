@@ -209,6 +209,7 @@ class SearchRecipe:
             "strategy": strat.name,
             "space": self.space.name,
             **{f"best_{k}": v for k, v in self.space.ground_truth(eng.genome(best_i)).items()},
+            **{f"best_{k}": v for k, v in self.space.traits(eng.genome(best_i)).items()},
         }
         best_json, best_yaml = write_best(
             out,

@@ -110,6 +110,11 @@ class SearchSpace(abc.ABC):
         a search reports them beside its answer, so sweeps need no separate lookup."""
         return {}
 
+    def traits(self, genome: Hashable) -> dict[str, float]:
+        """Numeric structural facts of ``genome`` (e.g. attention blocks) that sweep tables
+        report beside its cost, ``{}`` where the space has none worth a column."""
+        return {}
+
 
 def create_space(name: str, **kwargs: Any) -> SearchSpace:
     """Instantiates the space registered as ``name``."""

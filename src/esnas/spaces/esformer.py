@@ -376,6 +376,11 @@ class ESFormerSpace(SearchSpace):
             return rest * (len(HEAD_DIMS) * (ops_all - ops_conv) + ops_conv)
         return rest * len(HEAD_DIMS) * ops_all
 
+    def traits(self, genome: ESFormerGenome) -> dict[str, float]:
+        """Block counts: does the search pick attention, and how deep is the answer?"""
+        ops = [op for stage in genome.blocks for op in stage]
+        return {"attention_blocks": sum(op in ATTN_TYPES for op in ops), "blocks": len(ops)}
+
     def describe(self) -> dict[str, Any]:
         return {
             **super().describe(),
