@@ -11,7 +11,7 @@ PYTEST := $(TEST_ENV) $(BIN)/python -m pytest
 .PHONY: help
 help: ## Show this help
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | \
-		awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
+		awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-30s\033[0m %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -83,13 +83,60 @@ reproduce-decoupling: ## Decoupling table: rho with NB201 accuracy vs rho with N
 reproduce-esformer-family: ## ESFormer family table: a search per budget (xxs/xs/s) beside timm references
 	$(BIN)/python experiments/esformer_family.py $(ARGS)
 
-.PHONY: reproduce-nb201-search
-reproduce-nb201-search: ## NB201 search table: 6 strategy rows x 10 seeds x budgets 300/1000 (fills the score cache first)
+.PHONY: nb201-all-cells
+nb201-all-cells: ## Score all 15,625 NB201 cells (fast probe) into the score cache: what NB201 searches read
 	$(BIN)/esnas-score space=nb201 sample.n=all probe=fast seed=0 logger=none \
 		hydra.run.dir=logs/nb201_all_cells
+
+.PHONY: reproduce-nb201-search
+reproduce-nb201-search: nb201-all-cells ## NB201 search table: 6 strategy rows x 10 seeds x budgets 300/1000
 	$(BIN)/python experiments/nb201_search.py --seeds 10 --budgets 300 1000 --strategies cyclic \
 		cyclic_maxnorm:strategy=cyclic,strategy.combine=max_norm combined freerea rea random \
 		--probe fast $(ARGS)
+
+# A sweep target: the multirun into logs/<name> (2 jobs at a time), then esnas-report on it.
+# $(1) experiment; $(2) figures; $(3) title; $(4) protocol line (no commas in $(3) and $(4)).
+define sweep
+	$(BIN)/esnas-search -m experiment=$(1) launcher=joblib logger=csv \
+		hydra.sweep.dir=logs/$(1) $(ARGS)
+	$(BIN)/esnas-report logs/$(1) --figures $(2) --out experiments/results/$(1) \
+		--title '$(3)' --protocol '$(4)'
+endef
+NB201_GRID_FIGURES := best_test_acc/cifar10 best_test_acc/cifar100 best_test_acc/ImageNet16-120 \
+	best_fitness wall_time_s
+ESFORMER_FIGURES := best_entropic best_logsynflow best_params best_macs best_attention_blocks \
+	best_blocks wall_time_s
+
+.PHONY: reproduce-nb201-phase-grid
+reproduce-nb201-phase-grid: nb201-all-cells ## NB201 phase grids (starts x steps x 5 seeds) at 1,000 and 150 evaluations
+	$(call sweep,nb201_phase_grid,$(NB201_GRID_FIGURES),NB201 phase-duration grid: cyclic search; \
+		multi-start phase (starts x steps) x 5 seeds; 1000 evaluations; fast probe,Sweep: \
+		`make reproduce-nb201-phase-grid` = `esnas-search -m experiment=nb201_phase_grid \
+		launcher=joblib logger=csv`; scores from the NB201 score cache (fast probe).)
+	$(call sweep,nb201_phase_grid_small,$(NB201_GRID_FIGURES),NB201 phase-duration grid at 150 \
+		evaluations: multi-start phase (starts x steps) x 5 seeds; fast probe,Sweep: \
+		`make reproduce-nb201-phase-grid` = `esnas-search -m experiment=nb201_phase_grid_small \
+		launcher=joblib logger=csv`; scores from the NB201 score cache (fast probe).)
+
+.PHONY: reproduce-esformer-phase-grid
+reproduce-esformer-phase-grid: ## ESFormer phase grid (topology x size phase lengths x 5 seeds), xs budget
+	$(call sweep,esformer_phase_grid,$(ESFORMER_FIGURES),ESFormer phase-duration grid (esformer_xs \
+		budget): topology-phase x size-phase length x 5 seeds; 150 evaluations,Sweep: \
+		`make reproduce-esformer-phase-grid` = `esnas-search -m experiment=esformer_phase_grid \
+		launcher=joblib logger=csv` on a 2-core CPU; probe noise 8 x 1 init at 128 px; \
+		no accuracy exists: raw scores of the answer; params and MACs at 224 px.)
+
+.PHONY: reproduce-esformer-decoupled
+reproduce-esformer-decoupled: ## ESFormer: decoupled (cyclic) vs combined scoring, 5 seeds
+	$(call sweep,esformer_decoupled,$(ESFORMER_FIGURES),ESFormer (xs budget): decoupled (cyclic) \
+		vs combined scoring; 5 seeds; 150 evaluations,Sweep: `make reproduce-esformer-decoupled` \
+		= `esnas-search -m experiment=esformer_decoupled launcher=joblib logger=csv` on a 2-core \
+		CPU; probe noise 8 x 1 init at 128 px; higher raw Entropic Score and LogSynflow at \
+		similar cost = a better answer under both metrics.)
+
+.PHONY: reproduce-es-sensitivity
+reproduce-es-sensitivity: ## Entropic Score rho on NB201 vs inits / batch / input, 3 probe seeds
+	$(BIN)/python experiments/es_sensitivity.py $(ARGS)
 
 .PHONY: clean
 clean: ## Remove caches and run outputs (keeps .venv and committed results)
