@@ -123,7 +123,7 @@ reproduce-esformer-phase-grid: ## ESFormer phase grid (topology x size phase len
 	$(call sweep,esformer_phase_grid,$(ESFORMER_FIGURES),ESFormer phase-duration grid (esformer_xs \
 		budget): topology-phase x size-phase length x 5 seeds; 150 evaluations,Sweep: \
 		`make reproduce-esformer-phase-grid` = `esnas-search -m experiment=esformer_phase_grid \
-		launcher=joblib logger=csv` on a 2-core CPU; probe noise 8 x 1 init at 128 px; \
+		launcher=joblib logger=csv` on a 2-core CPU; probe noise 8 x 1 init at 96 px; \
 		no accuracy exists: raw scores of the answer; params and MACs at 224 px.)
 
 .PHONY: reproduce-esformer-decoupled
@@ -131,7 +131,7 @@ reproduce-esformer-decoupled: ## ESFormer: decoupled (cyclic) vs combined scorin
 	$(call sweep,esformer_decoupled,$(ESFORMER_FIGURES),ESFormer (xs budget): decoupled (cyclic) \
 		vs combined scoring; 5 seeds; 150 evaluations,Sweep: `make reproduce-esformer-decoupled` \
 		= `esnas-search -m experiment=esformer_decoupled launcher=joblib logger=csv` on a 2-core \
-		CPU; probe noise 8 x 1 init at 128 px; higher raw Entropic Score and LogSynflow at \
+		CPU; probe noise 8 x 1 init at 96 px; higher raw Entropic Score and LogSynflow at \
 		similar cost = a better answer under both metrics.)
 
 .PHONY: reproduce-es-sensitivity
