@@ -61,7 +61,7 @@ def probe_for(over: dict[str, Any], seed: int, hw: int) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cells", type=int, default=200)
+    parser.add_argument("--cells", type=int, default=100)
     parser.add_argument("--seeds", type=int, default=3, help="probe seeds 0..N-1")
     parser.add_argument("--sample-seed", type=int, default=0, help="which cells are drawn")
     parser.add_argument("--metric", default="entropic")

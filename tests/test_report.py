@@ -95,3 +95,15 @@ def test_a_real_two_job_search_sweep_is_aggregated(tmp_path: Path) -> None:
     assert "best_test_acc/cifar10" in md and "over 2 replicate(s)" in md
     row = md.strip().splitlines()[-1].split("|")
     assert row[-2].strip() == "2"  # both seeds in the one group
+
+
+def test_provenance_counts_resumed_jobs(tmp_path: Path) -> None:
+    _job(tmp_path, "0", ["seed=0"], best_fitness=1.0, resumed=False)
+    _job(tmp_path, "1", ["seed=1"], best_fitness=2.0, resumed=True)
+    table = tabulate(load_jobs([tmp_path]))
+    assert "fitness" not in " ".join(table.keys) and table.figures == ["best_fitness"]
+    assert [j.resumed for j in table.done] == [False, True]
+    out = tmp_path / "r"
+    assert report_main([str(tmp_path), "--out", str(out)]) == 0
+    assert "2 job(s) at commit 01234567" in (md := out.with_suffix(".md").read_text())
+    assert "(1 resumed a checkpoint and count only the resume)" in md

@@ -32,6 +32,7 @@ class Job:
     commit: str = "unknown"  # short hash, "+dirty" when the tree had local changes
     started_at: str | None = None  # ISO time
     wall_time_s: float = 0.0
+    resumed: bool = False  # continued a checkpoint: wall_time_s is the resume's only
 
 
 @dataclass
@@ -79,6 +80,7 @@ def load_jobs(roots: Sequence[str | Path]) -> list[Job]:
                     commit,
                     data.get("started_at"),
                     float(data.get("wall_time_s") or 0.0),
+                    (data.get("figures") or {}).get("resumed") is True,
                 )
             )
     if not jobs:
@@ -143,7 +145,11 @@ def provenance(jobs: Sequence[Job]) -> str:
     starts = sorted(j.started_at for j in jobs if j.started_at)
     when = f" from {starts[0]} to {starts[-1]} (job starts)" if starts else ""
     total = sum(j.wall_time_s for j in jobs) / 60
-    return f"{len(jobs)} job(s) at commit {commits}{when}; summed job wall time {total:.1f} min."
+    resumed = sum(j.resumed for j in jobs)
+    note = f" ({resumed} resumed a checkpoint and count only the resume)" if resumed else ""
+    return (
+        f"{len(jobs)} job(s) at commit {commits}{when}; summed job wall time {total:.1f} min{note}."
+    )
 
 
 def write_markdown(

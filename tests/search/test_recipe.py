@@ -61,14 +61,14 @@ def test_csv_logger_run_writes_every_output(run_config) -> None:
 def test_resume_extends_a_finished_search_identically(run_config, tmp_path) -> None:
     args = ["strategy=freerea", "strategy.population=10", "strategy.tournament=4", "seed=2"]
     whole = make_recipe(run_config("search", [*args, "budget.evaluations=50"]), tmp_path / "a")
-    whole.run()
+    assert whole.run()["resumed"] is False
     # 22 = 10 random + 4 generations of 3: a budget that ends on a generation boundary (a
     # budget cutting a generation short settles a smaller generation, so differs after it).
     part = make_recipe(run_config("search", [*args, "budget.evaluations=22"]), tmp_path / "b")
     part.run()
     resumed = make_recipe(run_config("search", [*args, "budget.evaluations=50"]), tmp_path / "b")
     assert resumed.resumed and resumed.engine.evaluations == 22
-    resumed.run()
+    assert resumed.run()["resumed"] is True  # the summary says so (esnas-report counts it)
     assert history_of(resumed) == history_of(whole)
     fresh = make_recipe(
         run_config("search", [*args, "budget.evaluations=50", "resume=false"]), tmp_path / "b"

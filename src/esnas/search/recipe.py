@@ -208,6 +208,7 @@ class SearchRecipe:
             "search_seconds_uncached": round(uncached, 3),
             "strategy": strat.name,
             "space": self.space.name,
+            "resumed": self.resumed,  # this process continued a checkpoint
             **{f"best_{k}": v for k, v in self.space.ground_truth(eng.genome(best_i)).items()},
             **{f"best_{k}": v for k, v in self.space.traits(eng.genome(best_i)).items()},
         }
