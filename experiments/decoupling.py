@@ -49,6 +49,11 @@ WIDTH_FREE_VARIANTS: dict[str, dict[str, Any]] = {
     "entropic/shannon_elem_mean": {"estimator": "shannon", "aggregate_elements": "mean",
                                    "log": False},
     "entropic/binary_channels": {"estimator": "binary", "width_normalise": "channels"},
+    # H - log N per layer (-KL to uniform): evenness whatever the width; summed, or averaged
+    "entropic/shannon_kl_sum": {"estimator": "shannon", "width_normalise": "kl_uniform",
+                                "log": False},
+    "entropic/shannon_kl_mean": {"estimator": "shannon", "width_normalise": "kl_uniform",
+                                 "log": False, "aggregate_layers": "mean"},
 }  # fmt: skip
 METRICS = {
     "entropic": {},

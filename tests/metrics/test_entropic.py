@@ -130,6 +130,11 @@ def test_width_normalise_divides_each_layer() -> None:
         opts = {"log": False, "width_normalise": mode, "aggregate_layers": "mean"}
         got = score_model(model, {"entropic": opts}, p, reinit=False)["entropic"]
         assert got == pytest.approx(want, rel=1e-9), mode
+    gap = {"log": False, "width_normalise": "kl_uniform", "estimator": "shannon"}
+    layers = activation_entropies(model, x, estimator="shannon")
+    got = score_model(model, {"entropic": gap}, p, reinit=False)["entropic"]
+    assert got == pytest.approx(sum(L.value - math.log(L.elements) for L in layers.values()))
+    assert got < 0  # no layer is more even than uniform
 
 
 def test_constant_activations_and_no_hooked_layer_give_the_floor_without_nan() -> None:

@@ -30,7 +30,7 @@ from esnas.metrics.hooks import channels_of, select_modules, tap
 
 ESTIMATORS = ("binary", "gaussian", "shannon")
 AGGREGATES = ("sum", "mean")
-WIDTH_NORMALISE = (None, "log_elements", "log_channels", "channels")
+WIDTH_NORMALISE = (None, "log_elements", "log_channels", "channels", "kl_uniform")
 
 
 @dataclass
@@ -152,7 +152,10 @@ def entropic(
         log: return the log of the total (non-positive totals then score the floor, as does
             a model with no hooked layer, e.g. one that only calls ``F.relu``).
         width_normalise: divide each layer's entropy by ``log_elements`` (log of its element
-            count), ``log_channels`` or ``channels`` — to decouple topology from size.
+            count), ``log_channels`` or ``channels``, or (``kl_uniform``, for ``shannon``)
+            subtract its maximum log(elements), leaving −KL(q ‖ uniform) ≤ 0: how unevenly the
+            layer spreads its signal, whatever its width — to decouple topology from size
+            (use with ``log: false``; the total is not positive).
         hook: module groups (``act``, ``norm``, ``attn``) or class names to hook.
         eps: variance floor of the gaussian estimator.
     """
@@ -166,7 +169,10 @@ def entropic(
     layers = activation_entropies(model, ctx.inputs, estimator, aggregate_elements, hook, eps)
     if not layers:
         return float("nan")
-    vals = [layer.value / _width(layer, width_normalise) for layer in layers.values()]
+    if width_normalise == "kl_uniform":  # H - log N = -KL(q || uniform): 0 = perfectly even
+        vals = [layer.value - math.log(max(layer.elements, 2)) for layer in layers.values()]
+    else:
+        vals = [layer.value / _width(layer, width_normalise) for layer in layers.values()]
     total = math.fsum(vals) / (len(vals) if aggregate_layers == "mean" else 1)
     if log:
         return math.log(total) if total > 0 else float("nan")
