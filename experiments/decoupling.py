@@ -35,6 +35,7 @@ from nb201_correlation import (
     correlations,
     parse_overrides,
     score_cells,
+    scoring_hours,
 )
 
 from esnas.metrics import is_floor
@@ -102,10 +103,11 @@ def main() -> None:
         topo, n_nb = rho({i: v[0] for i, v in nb[label].items()}, accuracy)
         size, n_ss = rho({i: v[0] for i, v in ss[label].items()}, params)
         rows.append((label, topo, n_nb, size, n_ss, topo >= 0.85 and abs(size) <= 0.3))
-    write(args, probe_cfg, rows, time.perf_counter() - t0)
+    hours = scoring_hours({"nb201": nb, "sss": ss})
+    write(args, probe_cfg, rows, time.perf_counter() - t0, hours)
 
 
-def write(args, probe_cfg, rows, wall: float) -> None:
+def write(args, probe_cfg, rows, wall: float, hours: float) -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     lines = [
@@ -113,7 +115,7 @@ def write(args, probe_cfg, rows, wall: float) -> None:
         "",
         f"Command: `python experiments/decoupling.py {' '.join(sys.argv[1:])}` (commit "
         f"{_git_commit()}, wall time {wall / 60:.1f} min; scores from the persistent score "
-        "cache where present).",
+        f"cache where present; they took {hours:.1f} CPU-hours when first computed).",
         "",
         f"Protocol: probe {probe_cfg}; NB201: {args.nb201_cells} random cells (seed "
         f"{args.seed}, the first of the correlation table's draw), CIFAR-10 shape, ρ = Spearman "

@@ -93,7 +93,9 @@ def write(args, indices, accuracy, rows, default, wall: float) -> None:
         "",
         f"Command: `python experiments/es_sensitivity.py {' '.join(sys.argv[1:])}` (`make "
         f"reproduce-es-sensitivity`; commit {_git_commit()}, wall time {wall / 60:.1f} min; "
-        "scores from the persistent score cache where present).",
+        "scores from the persistent score cache where present; they took "
+        f"{sum(v[1] for *_, r in rows for v in r.values()) / 3600:.1f} CPU-hours when first "
+        "computed).",
         "",
         f"Protocol: {args.cells} random NB201 cells (sample seed {args.sample_seed}, the first "
         "of the correlation table's draw), metric `" + args.metric + "` with its config "

@@ -194,6 +194,12 @@ def _git_commit() -> str:
         return "unknown"
 
 
+def scoring_hours(results: Mapping[str, Mapping[str, Mapping[int, tuple[float, float]]]]) -> float:
+    """Summed first-scoring seconds of every score in ``{dataset: {label: {index: (score,
+    seconds)}}}``, in hours: what a table cost even when written from the cache."""
+    return sum(s for res in results.values() for v in res.values() for _, s in v.values()) / 3600
+
+
 def write_report(args, indices, results, truth, wall: float) -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -237,7 +243,7 @@ def write_report(args, indices, results, truth, wall: float) -> None:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    _write_markdown(out.with_suffix(".md"), args, rows, wall)
+    _write_markdown(out.with_suffix(".md"), args, rows, wall, scoring_hours(results))
     with out.with_suffix(".md").open("a") as f:
         f.write(_logsynflow_audit(results, truth, indices))
     _scatter(out.with_suffix(".png"), results, truth, indices)
@@ -291,7 +297,7 @@ def _logsynflow_audit(results, truth, indices) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_markdown(path: Path, args, rows, wall: float) -> None:
+def _write_markdown(path: Path, args, rows, wall: float, hours: float) -> None:
     datasets = list(dict.fromkeys(r["dataset"] for r in rows))
     metrics = list(dict.fromkeys(r["metric"] for r in rows))
     by = {(r["dataset"], r["metric"]): r for r in rows}
@@ -301,7 +307,8 @@ def _write_markdown(path: Path, args, rows, wall: float) -> None:
         f"Command: `python experiments/nb201_correlation.py {' '.join(sys.argv[1:])}` "
         f"(commit {_git_commit()}, wall time {wall / 60:.1f} min on this machine, scores from "
         "the persistent score cache where present: their timings are those measured when "
-        "each cell was first scored).",
+        "each cell was first scored; all the scores in this table took "
+        f"{hours:.1f} CPU-hours to compute, summed over cells).",
         "",
         f"Size: {args.cells} cells for Entropic Score and LogSynflow, the first "
         f"{args.ablation_cells} of them for the ablation variants, {args.peer_cells} for the "

@@ -24,7 +24,14 @@ import numpy as np
 from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from nb201_correlation import PROBE, ROOT, _git_commit, correlations, score_cells
+from nb201_correlation import (
+    PROBE,
+    ROOT,
+    _git_commit,
+    correlations,
+    score_cells,
+    scoring_hours,
+)
 
 from esnas.scoring import ScoreCache
 from esnas.spaces import NB201GroundTruth, NB201Space
@@ -63,7 +70,8 @@ def main() -> None:
         f"# NB201 ({args.dataset}): rank correlation and cost per probe",
         "",
         f"Command: `python experiments/nb201_probe_study.py {' '.join(sys.argv[1:])}` (commit "
-        f"{_git_commit()}, wall time {(time.perf_counter() - t0) / 60:.1f} min; scores from the "
+        f"{_git_commit()}, wall time {(time.perf_counter() - t0) / 60:.1f} min; the scores took "
+        f"{scoring_hours(results):.1f} CPU-hours when first computed; scores from the "
         "persistent score cache where present). ms/cell: CPU, one torch thread, timed when "
         "each cell was first scored, under whatever else ran then (these were scored while 3 "
         "to 9 scoring processes shared 2 cores): read ratios within a row group with care, "

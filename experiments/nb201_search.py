@@ -25,6 +25,9 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 from omegaconf import open_dict
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from nb201_correlation import _git_commit
+
 from esnas.search.recipe import SearchRecipe, build_scorer
 from esnas.spaces.nb201 import NB201GroundTruth
 from esnas.utils.config import config_dir
@@ -172,7 +175,8 @@ def write_results(rows: list[dict], truth: NB201GroundTruth, args: argparse.Name
         "sum of un-cached scoring seconds of every evaluated cell (FreeREA's convention), "
         "CPU, one torch thread, timed when each cell was first scored; wall s = the run's own "
         "wall time, including the scoring of cells not yet in the cache (rows run first paid "
-        "for most of it).",
+        f"for most of it). `make reproduce-nb201-search`; commit {_git_commit()}; the runs' "
+        f"summed wall time {sum(r['wall_seconds'] for r in rows) / 60:.1f} min.",
         "",
         "Protocol: every search scores CIFAR-10-shaped cells (`space=nb201`, Entropic Score + "
         "LogSynflow, the probe of `--probe`) and the picked cell's NATS 200-epoch test "
