@@ -64,6 +64,8 @@ def real_batch(hw: int, n: int = 64, offset: int = 0) -> torch.Tensor:
     ``(n, 3, hw, hw)`` batch."""
     path = ROOT / "src/esnas/data/fashion_mnist/fashion_mnist_test_1000.npz"
     raw = np.load(path)["images"][offset : offset + n]
+    if len(raw) < n:
+        raise ValueError(f"images {offset}..{offset + n} asked, the test subset has 1,000")
     images = torch.from_numpy(raw).float().div(255).unsqueeze(1)
     images = F.interpolate(images, size=(hw, hw), mode="bilinear", align_corners=False)
     images = (images - images.mean()) / images.std()
