@@ -31,7 +31,6 @@ from nb201_correlation import (
     PEERS,
     PROBE,
     ROOT,
-    _git_commit,
     correlations,
     parse_overrides,
     score_cells,
@@ -42,6 +41,7 @@ from esnas.metrics import is_floor
 from esnas.scoring import ScoreCache
 from esnas.spaces import NB201GroundTruth, NB201Space
 from esnas.spaces.nats_sss import NATSSizeSpace
+from esnas.utils.task import short_commit
 
 # Readings that normalise each layer's entropy for its width: candidates for a size-free score.
 WIDTH_FREE_VARIANTS: dict[str, dict[str, Any]] = {
@@ -103,7 +103,7 @@ def main() -> None:
         topo, n_nb = rho({i: v[0] for i, v in nb[label].items()}, accuracy)
         size, n_ss = rho({i: v[0] for i, v in ss[label].items()}, params)
         rows.append((label, topo, n_nb, size, n_ss, topo >= 0.85 and abs(size) <= 0.3))
-    hours = scoring_hours({"nb201": nb, "sss": ss})
+    hours = scoring_hours([*nb.values(), *ss.values()])
     write(args, probe_cfg, rows, time.perf_counter() - t0, hours)
 
 
@@ -114,7 +114,7 @@ def write(args, probe_cfg, rows, wall: float, hours: float) -> None:
         "# Decoupling: ranking topology (NB201) vs following size (NATS-SSS)",
         "",
         f"Command: `python experiments/decoupling.py {' '.join(sys.argv[1:])}` (commit "
-        f"{_git_commit()}, wall time {wall / 60:.1f} min; scores from the persistent score "
+        f"{short_commit()}, wall time {wall / 60:.1f} min; scores from the persistent score "
         f"cache where present; they took {hours:.1f} CPU-hours when first computed).",
         "",
         f"Protocol: probe {probe_cfg}; NB201: {args.nb201_cells} random cells (seed "

@@ -33,10 +33,11 @@ import numpy as np
 from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from nb201_correlation import PROBE, ROOT, _git_commit, correlations, real_batch, score_cells
+from nb201_correlation import PROBE, ROOT, correlations, real_batch, score_cells, scoring_hours
 
 from esnas.scoring import ScoreCache
 from esnas.spaces import NB201GroundTruth, NB201Space
+from esnas.utils.task import short_commit
 
 FAST = {"batch_size": 16, "num_inits": 1}
 # factor -> [(level label, probe overrides on top of the fast probe)]
@@ -92,9 +93,9 @@ def write(args, indices, accuracy, rows, default, wall: float) -> None:
         f"# Entropic Score sensitivity to the probe (NB201, CIFAR-10, {args.cells} cells)",
         "",
         f"Command: `python experiments/es_sensitivity.py {' '.join(sys.argv[1:])}` (`make "
-        f"reproduce-es-sensitivity`; commit {_git_commit()}, wall time {wall / 60:.1f} min; "
+        f"reproduce-es-sensitivity`; commit {short_commit()}, wall time {wall / 60:.1f} min; "
         "scores from the persistent score cache where present; they took "
-        f"{sum(v[1] for *_, r in rows for v in r.values()) / 3600:.1f} CPU-hours when first "
+        f"{scoring_hours(r for *_, r in rows):.1f} CPU-hours when first "
         "computed).",
         "",
         f"Protocol: {args.cells} random NB201 cells (sample seed {args.sample_seed}, the first "

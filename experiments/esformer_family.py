@@ -19,9 +19,9 @@ import sys
 import time
 from pathlib import Path
 
+from esnas.utils.task import short_commit
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "experiments"))
-from nb201_correlation import _git_commit  # noqa: E402
 
 BUDGETS = ("xxs", "xs", "s")
 REFERENCES = {
@@ -77,7 +77,7 @@ def main() -> None:
         "# ESFormer family: searched genomes per budget, with timm references",
         "",
         f"Command: `python experiments/esformer_family.py {' '.join(sys.argv[1:])}` (`make "
-        f"reproduce-esformer-family`; commit {_git_commit()}, wall time {{wall}} min). "
+        f"reproduce-esformer-family`; commit {short_commit()}, wall time {{wall}} min). "
         "Each search: `esnas-search experiment=esformer_<budget>_search "
         f"seed={args.seed} budget.seconds=null` (150 evaluations, probe batch 8 × 1 init at "
         "224 px, CPU, 2 cores shared); search time = summed un-cached scoring time. Params "

@@ -24,6 +24,8 @@ import time
 from datetime import date
 from pathlib import Path
 
+from esnas.utils.task import short_commit
+
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = (
     "esformer_xxs",
@@ -77,10 +79,7 @@ def main() -> None:
     ap.add_argument("--runs-dir", default=str(ROOT / "logs/fmnist_compare"))
     args = ap.parse_args()
     extra = [f"data.img_size={args.resolution}", *args.extra]
-    sys.path.insert(0, str(Path(__file__).parent))
-    from nb201_correlation import _git_commit
-
-    commit, t0 = _git_commit(), time.perf_counter()
+    commit, t0 = short_commit(), time.perf_counter()
     rows = []
     for name in args.models:
         runs = [run_one(name, s, Path(args.runs_dir), extra) for s in args.seeds]

@@ -20,10 +20,9 @@ import functools
 import json
 import math
 import random
-import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ from esnas.search.fitness import COMBINERS
 from esnas.spaces import NB201GroundTruth, NB201Space
 from esnas.spaces.nb201 import live_edges
 from esnas.utils.console import progress_bar
+from esnas.utils.task import short_commit
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
@@ -183,23 +183,10 @@ def main() -> None:
     write_report(args, indices, results, truth, time.perf_counter() - t0)
 
 
-def _git_commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def scoring_hours(results: Mapping[str, Mapping[str, Mapping[int, tuple[float, float]]]]) -> float:
-    """Summed first-scoring seconds of every score in ``{dataset: {label: {index: (score,
-    seconds)}}}``, in hours: what a table cost even when written from the cache."""
-    return sum(s for res in results.values() for v in res.values() for _, s in v.values()) / 3600
+def scoring_hours(score_maps: Iterable[Mapping[int, tuple[float, float]]]) -> float:
+    """Summed first-scoring seconds of ``{index: (score, seconds)}`` maps, in hours: what a
+    table cost even when written from the cache."""
+    return sum(sec for scores in score_maps for _, sec in scores.values()) / 3600
 
 
 def write_report(args, indices, results, truth, wall: float) -> None:
@@ -245,7 +232,8 @@ def write_report(args, indices, results, truth, wall: float) -> None:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    _write_markdown(out.with_suffix(".md"), args, rows, wall, scoring_hours(results))
+    hours = scoring_hours(scores for res in results.values() for scores in res.values())
+    _write_markdown(out.with_suffix(".md"), args, rows, wall, hours)
     with out.with_suffix(".md").open("a") as f:
         f.write(_logsynflow_audit(results, truth, indices))
     _scatter(out.with_suffix(".png"), results, truth, indices)
@@ -307,7 +295,7 @@ def _write_markdown(path: Path, args, rows, wall: float, hours: float) -> None:
         "# NAS-Bench-201: rank correlation of training-free metrics with test accuracy",
         "",
         f"Command: `python experiments/nb201_correlation.py {' '.join(sys.argv[1:])}` "
-        f"(commit {_git_commit()}, wall time {wall / 60:.1f} min on this machine, scores from "
+        f"(commit {short_commit()}, wall time {wall / 60:.1f} min on this machine, scores from "
         "the persistent score cache where present: their timings are those measured when "
         "each cell was first scored; all the scores in this table took "
         f"{hours:.1f} CPU-hours to compute, summed over cells).",

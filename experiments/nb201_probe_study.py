@@ -27,7 +27,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from nb201_correlation import (
     PROBE,
     ROOT,
-    _git_commit,
     correlations,
     score_cells,
     scoring_hours,
@@ -35,6 +34,7 @@ from nb201_correlation import (
 
 from esnas.scoring import ScoreCache
 from esnas.spaces import NB201GroundTruth, NB201Space
+from esnas.utils.task import short_commit
 
 PROBES = {
     "default (64 x 3)": {},
@@ -70,8 +70,9 @@ def main() -> None:
         f"# NB201 ({args.dataset}): rank correlation and cost per probe",
         "",
         f"Command: `python experiments/nb201_probe_study.py {' '.join(sys.argv[1:])}` (commit "
-        f"{_git_commit()}, wall time {(time.perf_counter() - t0) / 60:.1f} min; the scores took "
-        f"{scoring_hours(results):.1f} CPU-hours when first computed; scores from the "
+        f"{short_commit()}, wall time {(time.perf_counter() - t0) / 60:.1f} min; the scores took "
+        f"{scoring_hours(s for res in results.values() for s in res.values()):.1f} CPU-hours "
+        "when first computed; scores from the "
         "persistent score cache where present). ms/cell: CPU, one torch thread, timed when "
         "each cell was first scored, under whatever else ran then (these were scored while 3 "
         "to 9 scoring processes shared 2 cores): read ratios within a row group with care, "

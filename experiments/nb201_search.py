@@ -25,14 +25,12 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 from omegaconf import open_dict
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from nb201_correlation import _git_commit
-
 from esnas.search.recipe import SearchRecipe, build_scorer
 from esnas.spaces.nb201 import NB201GroundTruth
 from esnas.utils.config import config_dir
 from esnas.utils.loggers import RunLogger
 from esnas.utils.seeding import seed_everything
+from esnas.utils.task import short_commit
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
@@ -175,7 +173,7 @@ def write_results(rows: list[dict], truth: NB201GroundTruth, args: argparse.Name
         "sum of un-cached scoring seconds of every evaluated cell (FreeREA's convention), "
         "CPU, one torch thread, timed when each cell was first scored; wall s = the run's own "
         "wall time, including the scoring of cells not yet in the cache (rows run first paid "
-        f"for most of it). `make reproduce-nb201-search`; commit {_git_commit()}; the runs' "
+        f"for most of it). `make reproduce-nb201-search`; commit {short_commit()}; the runs' "
         f"summed wall time {sum(r['wall_seconds'] for r in rows) / 60:.1f} min.",
         "",
         "Protocol: every search scores CIFAR-10-shaped cells (`space=nb201`, Entropic Score + "

@@ -117,3 +117,11 @@ def test_only_rank_zero_logs_and_writes_the_summary(run_config, recording_logger
     assert run_task(cfg, "score", lambda ctx: {"rank": 1}) == {"rank": 1}
     assert recording_logger.instances == []  # rank 1 never opens a W&B run
     assert not (Path(cfg.paths.output_dir) / "summary.json").exists()
+
+
+def test_short_commit_is_the_checkouts_hash_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Results files cite this: 7 hex digits of HEAD, or ``unknown`` outside a checkout."""
+    full = task_module.git_info()["commit"]
+    assert task_module.short_commit() == full[:7]
+    monkeypatch.setattr(task_module, "git_info", lambda: {"commit": "unknown", "dirty": None})
+    assert task_module.short_commit() == "unknown"

@@ -65,6 +65,11 @@ def git_info(start: Path | None = None) -> dict[str, Any]:
         return {"commit": "unknown", "dirty": None}
 
 
+def short_commit() -> str:
+    """The checkout's commit as a 7-character hash, for results files (``unknown`` outside git)."""
+    return str(git_info()["commit"])[:7]
+
+
 def write_json_atomic(path: Path, payload: Mapping[str, Any]) -> None:
     """Writes JSON via a temporary file and a rename, so readers never see half a file."""
     tmp = path.with_name(f".{path.name}.tmp")
