@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import lightning as L
 from PIL import Image
 
 # Synthetic 32 px data, 4 steps of 8 images per epoch, no loggers but CSV.
@@ -45,3 +46,14 @@ def make_image_folder(root: Path, classes: int = 2, train: int = 6, val: int = 4
                 colour = (255 * c // max(1, classes - 1), 40 * i % 255, 128)
                 Image.new("RGB", (16, 16), colour).save(folder / f"{i}.png")
     return root
+
+
+class KillAtEpoch(L.Callback):
+    """Stands in for a crash: raises when epoch ``epoch`` starts (its predecessors are saved)."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.current_epoch == self.epoch:
+            raise RuntimeError(f"killed at the start of epoch {self.epoch}")

@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
+from esnas.train.resume import EpochShuffleSampler
+
 __all__ = [
     "ClassificationDataModule",
     "FashionMNISTDataModule",
@@ -45,8 +47,10 @@ class ClassificationDataModule(L.LightningDataModule):
         num_workers: int = 0,
         pin_memory: bool = False,
         in_chans: int = 3,
+        seed: int = 0,
     ) -> None:
         super().__init__()
+        self.seed = int(seed)  # the training shuffle's order is a function of (seed, epoch)
         self.num_classes, self.img_size, self.in_chans = int(num_classes), int(img_size), in_chans
         self.batch_size = int(batch_size)
         self.eval_batch_size = int(eval_batch_size or batch_size)
@@ -74,7 +78,7 @@ class ClassificationDataModule(L.LightningDataModule):
         return DataLoader(
             data,
             batch_size=self.per_device(global_batch),
-            shuffle=train,
+            sampler=EpochShuffleSampler(data, self.seed) if train else None,
             drop_last=train,  # Mixup/CutMix need even, full batches
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
@@ -97,8 +101,8 @@ class SyntheticDataModule(ClassificationDataModule):
     def __init__(self, train_size: int = 64, val_size: int = 32, seed: int = 0, **kw: Any) -> None:
         kw.setdefault("num_classes", 10)
         kw.setdefault("img_size", 32)
-        super().__init__(**kw)
-        self.train_size, self.val_size, self.seed = train_size, val_size, seed
+        super().__init__(seed=seed, **kw)
+        self.train_size, self.val_size = train_size, val_size
 
     def _make(self, n: int, seed: int) -> TensorDataset:
         g = torch.Generator().manual_seed(seed)

@@ -92,6 +92,20 @@ def _metric(trainer: L.Trainer, key: str) -> float | None:
     return None if value is None else round(float(value), 6)
 
 
+def _checkpoint_paths(trainer: L.Trainer) -> tuple[str | None, str | None]:
+    """(best, last) checkpoint files: best from the monitored callback, last from the
+    unmonitored one (its top-1 is the latest epoch); ``None`` where none was written."""
+    ckpts = [c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)]
+    best = next((c.best_model_path for c in ckpts if c.monitor), "")
+    last = next((c.best_model_path for c in ckpts if not c.monitor), "")
+    last = last or next((c.last_model_path for c in ckpts if c.last_model_path), "")
+
+    def written(path: str) -> str | None:
+        return path if path and Path(path).is_file() else None  # fast_dev_run writes none
+
+    return written(best), written(last)
+
+
 def train_task(ctx: RunContext) -> dict[str, Any]:
     """Trains the configured model with Lightning; returns accuracies, steps and file paths."""
     cfg = ctx.cfg
@@ -130,11 +144,7 @@ def train_task(ctx: RunContext) -> dict[str, Any]:
             "val/acc5": _metric(trainer, "val/acc5"),
             "val/acc1_best": _metric(trainer, "val/acc1_best"),
         }
-        ckpt_cb = next((c for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), None)
-        best = ckpt_cb.best_model_path if ckpt_cb is not None else ""
-        last = ckpt_cb.last_model_path if ckpt_cb is not None else ""
-        best = best if best and Path(best).is_file() else None  # fast_dev_run writes none
-        last = last if last and Path(last).is_file() else None
+        best, last = _checkpoint_paths(trainer)
         figures.update(best_ckpt=best, last_ckpt=last)
         if cfg.get("test", True) and not trainer.fast_dev_run:
             # The model selected on validation is the one tested and exported.
