@@ -175,7 +175,7 @@ def write_markdown(
         count = len(next(iter(group.values())))
         lines.append("| " + " | ".join([*values, *cells, str(count)]) + " |")
     for job in table.failed:
-        lines.append(f"\nFailed: `{job.path}` ({job.status})")
+        lines.append(f"\nLeft out: `{job.path}` (status {job.status})")
     path.write_text("\n".join(lines) + "\n")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -76,3 +78,32 @@ def test_check_group_choices_rejects_every_form(overrides: list[str]) -> None:
 )
 def test_check_group_choices_accepts_valid_overrides(overrides: list[str]) -> None:
     check_group_choices(overrides)
+
+
+def test_bad_overrides_and_values_fail_in_one_line_with_status_2(tmp_path: Path) -> None:
+    """Malformed syntax, a bad type and a constructor that rejects its config: one line, rc 2,
+    and (once the run started) a summary.json that says why."""
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0", "WANDB_MODE": "disabled"}
+    cases = {
+        "syntax": ([_script("score"), "sample.archs=[|foo~0|]"], "malformed override"),
+        "type": ([_script("search"), "seed=abc", "logger=none"], "seed must be an integer"),
+        "instantiate": ([_script("search"), "+space.bogus=1", "logger=none"], "bogus"),
+    }
+    procs = {
+        name: subprocess.Popen(
+            [*argv, f"hydra.run.dir={tmp_path / name}"] if name != "syntax" else argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for name, (argv, _) in cases.items()
+    }
+    for name, proc in procs.items():
+        _, err = proc.communicate(timeout=120)
+        lines = err.strip().splitlines()
+        assert proc.returncode == 2, (name, err)
+        assert len(lines) == 1 and cases[name][1] in lines[0], (name, err)
+    for name in ("type", "instantiate"):
+        summary = json.loads((tmp_path / name / "summary.json").read_text())
+        assert summary["status"] == "failed" and cases[name][1] in summary["error"]

@@ -156,3 +156,23 @@ def test_nb201_search_reports_the_answers_ground_truth(run_config) -> None:
     for dataset in ("cifar10", "cifar100", "ImageNet16-120"):
         want = truth.test_accuracy(figures["best_arch"], dataset)
         assert figures[f"best_test_acc/{dataset}"] == want
+
+
+def test_a_search_stopped_by_its_time_limit_says_so(run_config) -> None:
+    over = ["logger=none", *SHORT_CYCLIC, *TINY_ESFORMER, "budget.evaluations=60"]
+    cfg = run_config("search", [*over, "budget.seconds=0.3", "+sleep=0.02"])
+    with pytest.warns(RuntimeWarning, match="stopped at its time limit"):
+        figures = run_task(cfg, "search", fake_search)
+    out = Path(cfg.paths.output_dir)
+    summary = json.loads((out / "summary.json").read_text())
+    best = json.loads((out / "best.json").read_text())
+    assert summary["status"] == "time_limit"
+    assert figures["stopped_by"] == "seconds" and figures["budget_evaluations"] == 60
+    assert 0 < figures["evaluations"] < 60
+    assert best["stopped_by"] == "seconds" and best["budget_evaluations"] == 60
+
+
+def test_a_search_that_spends_its_evaluations_is_completed(run_config) -> None:
+    over = ["logger=none", *SHORT_CYCLIC, *TINY_ESFORMER, "budget.evaluations=30"]
+    figures = run_task(run_config("search", [*over, "budget.seconds=600"]), "search", fake_search)
+    assert figures["stopped_by"] == "evaluations" and figures["evaluations"] == 30

@@ -8,13 +8,35 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import hydra
+from hydra.errors import InstantiationException, OverrideParseException
 from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
 
 from esnas.utils.config import ConfigChoiceError, check_group_choices, config_dir
 from esnas.utils.registry import UnknownNameError
 from esnas.utils.task import RunContext, run_task
 
 Task = Callable[[RunContext], Mapping[str, Any] | None]
+
+# What a user's config can get wrong: a bad value, an unknown name, a constructor that rejects
+# its arguments, a missing or mistyped key. Each is one line and exit status 2.
+CONFIG_ERRORS = (ValueError, UnknownNameError, InstantiationException, OmegaConfBaseException)
+
+
+def one_line(err: BaseException) -> str:
+    """The message of a config error on one line (Hydra's instantiate errors span several)."""
+    text = " ".join(part.strip() for part in str(err).splitlines() if part.strip())
+    return text or type(err).__name__
+
+
+def malformed_override(err: OverrideParseException) -> str:
+    """Hydra's grammar error as one line, with the usual cause: an unquoted special value."""
+    first = str(err).splitlines()[0].split(": ", 1)[-1]
+    return (
+        f"malformed override {first!r}; quote values holding | ~ ( ) or spaces, e.g. "
+        "'sample.archs=[\"|nor_conv_3x3~0|...\"]' (grammar: "
+        "https://hydra.cc/docs/advanced/override_grammar/basic)"
+    )
 
 
 def hydra_entry(config_name: str, job_type: str, task: Task) -> Callable[[], Any]:
@@ -29,12 +51,12 @@ def hydra_entry(config_name: str, job_type: str, task: Task) -> Callable[[], Any
     def _hydra_main(cfg: DictConfig) -> Any:
         try:
             figures = run_task(cfg, job_type, task)
-        except (ValueError, UnknownNameError) as err:
+        except CONFIG_ERRORS as err:
             if os.environ.get("HYDRA_FULL_ERROR") == "1":
                 raise
             # Bad input (an unknown metric, a malformed arch string): one line, no traceback;
             # summary.json keeps the traceback for the curious.
-            print(f"esnas-{config_name}: error: {err}", file=sys.stderr)
+            print(f"esnas-{config_name}: error: {one_line(err)}", file=sys.stderr)
             raise SystemExit(2) from None
         return figures.get(cfg.get("optimized_metric")) if cfg.get("optimized_metric") else None
 
@@ -43,6 +65,9 @@ def hydra_entry(config_name: str, job_type: str, task: Task) -> Callable[[], Any
             check_group_choices(sys.argv[1:])
         except ConfigChoiceError as err:
             print(f"esnas-{config_name}: error: {err}", file=sys.stderr)
+            raise SystemExit(2) from None
+        except OverrideParseException as err:
+            print(f"esnas-{config_name}: error: {malformed_override(err)}", file=sys.stderr)
             raise SystemExit(2) from None
         return _hydra_main()
 

@@ -87,6 +87,13 @@ class Engine:
     def done(self) -> bool:
         return self.remaining() == 0
 
+    def stopped_by(self) -> str:
+        """What ended (or would end) the search: ``evaluations`` when the evaluation budget is
+        spent, else ``seconds`` (the wall-time limit fired first), else ``running``."""
+        if self.evaluations >= self.max_evaluations:
+            return "evaluations"
+        return "seconds" if self.done() else "running"
+
     # ---- genomes ----------------------------------------------------------------------------
     def genome(self, index_or_arch: int | str) -> Hashable:
         """The genome of a history entry (decoded once, then cached)."""

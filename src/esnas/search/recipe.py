@@ -9,6 +9,7 @@ atomically, so rerunning the same command on the same output dir continues where
 from __future__ import annotations
 
 import random
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -204,6 +205,8 @@ class SearchRecipe:
             **{f"best_{k}": v for k, v in best.scores.items()},
             "best_index": best_i,
             "evaluations": eng.evaluations,
+            "budget_evaluations": eng.max_evaluations,
+            "stopped_by": eng.stopped_by(),
             "wall_time_s": round(eng.wall_seconds(), 3),
             "search_seconds_uncached": round(uncached, 3),
             "strategy": strat.name,
@@ -223,6 +226,8 @@ class SearchRecipe:
                 "strategy": strat.name,
                 "seed": int(self.cfg.seed),
                 "evaluations": eng.evaluations,
+                "budget_evaluations": eng.max_evaluations,
+                "stopped_by": figures["stopped_by"],
                 "wall_time_s": figures["wall_time_s"],
                 "search_seconds_uncached": figures["search_seconds_uncached"],
                 "constraints": self.constraints.describe(),
@@ -264,6 +269,8 @@ class SearchRecipe:
             out,
             history_csv.name,
         )
+        if figures["stopped_by"] == "seconds":
+            warn_time_limit(eng.evaluations, eng.max_evaluations, eng.max_seconds)
         _ = best_json
         return figures
 
@@ -276,11 +283,26 @@ class SearchRecipe:
             cache.close()
 
 
+def warn_time_limit(evaluations: int, budget: int, seconds: float | None) -> None:
+    """Says loudly, in the log and on the console, that the answer is not a full search's."""
+    message = (
+        f"the search stopped at its time limit (budget.seconds={seconds:g}) after {evaluations} "
+        f"of {budget} evaluations: the best genome is not a full search's answer; rerun the "
+        "same command to continue it, or raise budget.seconds"
+    )
+    log.warning(message)
+    warnings.warn(message, RuntimeWarning, stacklevel=2)
+
+
 def run_search(ctx: Any, scorer: ScorerLike | None = None) -> dict[str, Any]:
-    """The ``esnas-search`` task: setup, run, close; returns the figures."""
+    """The ``esnas-search`` task: setup, run, close; returns the figures. A search stopped
+    by ``budget.seconds`` before its evaluations ends with status ``time_limit``."""
     recipe = SearchRecipe(ctx.output_dir, ctx.logger, scorer)
     try:
         recipe.setup(ctx.cfg)
-        return recipe.run()
+        figures = recipe.run()
     finally:
         recipe.close()
+    if figures["stopped_by"] == "seconds":
+        ctx.status = "time_limit"
+    return figures

@@ -136,8 +136,6 @@ def _from_weights(cfg: Any, path: str) -> tuple[nn.Module, dict, dict, int]:
 def eval_task(ctx: RunContext) -> dict[str, Any]:
     """Evaluates ``ckpt_path`` or ``weights``: top-1/top-5, img/s, params and MACs."""
     cfg = ctx.cfg
-    if cfg.get("torch_threads"):
-        torch.set_num_threads(int(cfg.torch_threads))
     ckpt, weights = cfg.get("ckpt_path"), cfg.get("weights")
     if bool(ckpt) == bool(weights):
         raise ValueError(

@@ -111,8 +111,6 @@ def train_task(ctx: RunContext) -> dict[str, Any]:
     cfg = ctx.cfg
     # With logger=wandb, the WandbLogger joining the run logger's W&B run is the intent.
     warnings.filterwarnings("ignore", message="There is a wandb run already in progress")
-    if cfg.get("torch_threads"):
-        torch.set_num_threads(int(cfg.torch_threads))
     spec = model_spec(_plain(cfg.model))
     ckpt_path = cfg.get("ckpt_path")
     _check_resume(ckpt_path, spec)

@@ -27,6 +27,7 @@ from esnas.utils.config import config_hash
 from esnas.utils.console import get_logger
 from esnas.utils.loggers import NullRunLogger, RunLogger
 from esnas.utils.seeding import seed_everything
+from esnas.utils.threads import apply_torch_threads
 
 log = get_logger(__name__)
 
@@ -35,12 +36,14 @@ SUMMARY_FILE = "summary.json"
 
 @dataclass
 class RunContext:
-    """What a task needs from its run: the config, its folder and its logger."""
+    """What a task needs from its run: the config, its folder and its logger. A task that
+    finished but short of its goal (e.g. a search stopped by its time limit) sets ``status``."""
 
     cfg: DictConfig
     output_dir: Path
     logger: RunLogger
     job_type: str
+    status: str = "completed"
 
 
 def output_dir_of(cfg: DictConfig) -> Path:
@@ -87,6 +90,17 @@ def _overrides() -> list[str]:
     return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
 
 
+def config_int(cfg: DictConfig, key: str) -> int:
+    """``cfg.<key>`` as an int, or a one-line ``ValueError`` naming the key (``seed=abc``)."""
+    value = OmegaConf.select(cfg, key)
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"{key} must be an integer, got {value!r}")
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{key} must be an integer, got {value!r}") from None
+
+
 def run_task(
     cfg: DictConfig, job_type: str, fn: Callable[[RunContext], Mapping[str, Any] | None]
 ) -> dict[str, Any]:
@@ -98,14 +112,12 @@ def run_task(
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
     out = output_dir_of(cfg)
     out.mkdir(parents=True, exist_ok=True)
-    seed_everything(int(cfg.seed))
-    resolved = OmegaConf.to_container(cfg, resolve=True)
     summary: dict[str, Any] = {
         "task": cfg.get("task_name", job_type),
         "job_type": job_type,
         "status": "running",
         "figures": {},
-        "seed": int(cfg.seed),
+        "seed": cfg.get("seed"),
         "config_hash": config_hash(cfg),
         "git": git_info(),
         "overrides": _overrides(),
@@ -114,16 +126,19 @@ def run_task(
     }
     exit_code, logger = 1, None
     try:
+        # Checked inside the try: a bad value still leaves a summary.json saying why.
+        summary["seed"] = seed_everything(config_int(cfg, "seed"))
+        summary["torch_threads"] = apply_torch_threads(cfg.get("torch_threads", "auto"))
+        resolved = OmegaConf.to_container(cfg, resolve=True)
         make_logger = (
             instantiate(cfg.logger, _partial_=True)  # partial: run_config holds `_target_`s
             if is_rank_zero()
             else NullRunLogger
         )
         logger = make_logger(output_dir=str(out), job_type=job_type, run_config=resolved)
-        figures = dict(
-            fn(RunContext(cfg=cfg, output_dir=out, logger=logger, job_type=job_type)) or {}
-        )
-        summary.update(status="completed", figures=figures)
+        ctx = RunContext(cfg=cfg, output_dir=out, logger=logger, job_type=job_type)
+        figures = dict(fn(ctx) or {})
+        summary.update(status=ctx.status, figures=figures)
         logger.log_summary(figures)
         exit_code = 0
         return figures
