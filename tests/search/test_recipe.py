@@ -129,8 +129,8 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(run_config, tmp_path) 
     proc.wait()
     assert 50 <= done < 150 and not (killed / "best.json").exists()
 
-    resumed = subprocess.run(
-        _command(killed), cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=180
+    resumed = subprocess.run(  # the same command: a resume refuses another config
+        _command(killed, "+sleep=0.02"), cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=180
     )
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming cyclic" in resumed.stderr + resumed.stdout
@@ -176,3 +176,36 @@ def test_a_search_that_spends_its_evaluations_is_completed(run_config) -> None:
     over = ["logger=none", *SHORT_CYCLIC, *TINY_ESFORMER, "budget.evaluations=30"]
     figures = run_task(run_config("search", [*over, "budget.seconds=600"]), "search", fake_search)
     assert figures["stopped_by"] == "evaluations" and figures["evaluations"] == 30
+
+
+def test_resume_with_another_setting_names_the_differing_keys(run_config, tmp_path) -> None:
+    base = ["strategy=random", "budget.evaluations=10", "logger=none"]
+    make_recipe(run_config("search", base), tmp_path).run()
+    # The budget, logger and device may change on resume; the probe may not.
+    more = [*base[:1], "budget.evaluations=20", "logger=csv", "device=cpu"]
+    assert make_recipe(run_config("search", more), tmp_path).resumed
+    with pytest.raises(CorruptCheckpointError) as info:
+        make_recipe(run_config("search", [*base, "probe.batch_size=8"]), tmp_path)
+    message = str(info.value)
+    assert "probe.batch_size (64 → 8)" in message and "resume=false" in message
+    assert "\\n" not in message and "budget" not in message
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("arch", "|not_an_op~0|", "does not decode"),
+        ("scores", {"entropic": float("nan"), "logsynflow": 1.0}, "non-finite"),
+        ("phase", "warmup", "unknown phase 'warmup'"),
+    ],
+)
+def test_a_hand_edited_state_is_refused_in_one_line(run_config, tmp_path, field, value, match):
+    cfg = run_config("search", ["strategy=random", "budget.evaluations=6", "logger=none"])
+    make_recipe(cfg, tmp_path).run()
+    path = tmp_path / CHECKPOINT_FILE
+    state = json.loads(path.read_text())
+    state["engine"]["history"][3][field] = value
+    path.write_text(json.dumps(state))
+    with pytest.raises(CorruptCheckpointError, match=match) as info:
+        make_recipe(cfg, tmp_path)
+    assert str(path) in str(info.value) and "\\n" not in str(info.value)

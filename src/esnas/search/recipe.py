@@ -8,6 +8,7 @@ atomically, so rerunning the same command on the same output dir continues where
 
 from __future__ import annotations
 
+import math
 import random
 import warnings
 from collections.abc import Mapping
@@ -29,7 +30,7 @@ from esnas.search.constraints import Constraints
 from esnas.search.engine import Engine, ScorerLike
 from esnas.search.fitness import fitness
 from esnas.search.outputs import plot_pareto, plot_trajectory, write_best, write_history
-from esnas.search.records import history_columns, history_rows
+from esnas.search.records import PHASES, history_columns, history_rows
 from esnas.search.strategy import STRATEGIES, Strategy
 from esnas.utils.console import get_logger, progress_bar
 from esnas.utils.loggers import RunLogger
@@ -47,6 +48,50 @@ def build_scorer(cfg: DictConfig, space: Any) -> ScorerLike:
     probe = make_probe(cfg.probe, space, device=cfg.get("device", "auto"))
     path = cfg.get("cache", {}).get("path")
     return Scorer(space, metric_spec(cfg), probe, ScoreCache(path))
+
+
+# Settings that may change between a run and its resume: the budget (extend a search), where
+# outputs, logs and the cache go, how fast it runs. Everything else must match.
+RESUMABLE_KEYS = (
+    "budget", "paths", "hydra", "logger", "tags", "resume", "cache", "device",
+    "torch_threads", "task_name",
+)  # fmt: skip
+
+
+def run_identity(cfg: DictConfig) -> dict[str, Any]:
+    """The resolved config a checkpoint belongs to, flattened to ``{"a.b": value}``, without
+    :data:`RESUMABLE_KEYS`."""
+    container = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(container, dict)
+    flat: dict[str, Any] = {}
+
+    def walk(node: Any, prefix: str) -> None:
+        if isinstance(node, dict) and node:
+            for key, value in node.items():
+                walk(value, f"{prefix}{key}.")
+        else:
+            flat[prefix[:-1]] = node
+
+    walk({k: v for k, v in container.items() if k not in RESUMABLE_KEYS}, "")
+    return flat
+
+
+def identity_diff(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """``key (stored → current)`` for each setting that differs; empty when they match."""
+    old, new = stored.get("config"), current.get("config")
+    if old is None or new is None:  # a checkpoint from before config identities
+        keys = ("space", "strategy", "seed")
+        return [
+            f"{k} ({stored.get(k)!r} → {current.get(k)!r})"
+            for k in keys
+            if stored.get(k) != current.get(k)
+        ]
+    unset = "<unset>"
+    return [
+        f"{key} ({old.get(key, unset)!r} → {new.get(key, unset)!r})"
+        for key in sorted(set(old) | set(new))
+        if old.get(key, unset) != new.get(key, unset)
+    ]
 
 
 class SearchRecipe:
@@ -109,7 +154,12 @@ class SearchRecipe:
                 f"strategy {name} needs metric(s) {', '.join(missing)} but metrics gives "
                 f"{', '.join(labels)}; add them, e.g. metrics=[entropic,logsynflow]"
             )
-        self.identity = {"space": self.space.describe(), "strategy": name, "seed": int(cfg.seed)}
+        self.identity = {
+            "space": self.space.describe(),
+            "strategy": name,
+            "seed": int(cfg.seed),
+            "config": run_identity(cfg),
+        }
         if self.checkpoint_path.exists() and cfg.get("resume", True):
             self.load_state_dict(load_checkpoint(self.checkpoint_path))
             self.resumed = True
@@ -131,19 +181,44 @@ class SearchRecipe:
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        if state["identity"] != self.identity:
+        differing = identity_diff(state["identity"], self.identity)
+        if differing:
             raise CorruptCheckpointError(
                 f"search checkpoint {self.checkpoint_path} belongs to another search "
-                f"({state['identity']}, this one is {self.identity}); use another output dir "
-                "or resume=false to overwrite it"
+                f"(differs in {'; '.join(differing)}); use another output dir "
+                "(hydra.run.dir=...) or resume=false to overwrite it"
             )
         try:
+            self._check_history(state["engine"]["history"])
             self.engine.load_state_dict(state["engine"])
             self.strategy.load_state_dict(state["strategy"])
         except (KeyError, TypeError, ValueError) as err:
             raise CorruptCheckpointError(
-                f"search checkpoint {self.checkpoint_path} is inconsistent: {err!r}"
+                f"search checkpoint {self.checkpoint_path} is inconsistent: {err}; delete it "
+                "to start over or pass resume=false to overwrite it"
             ) from None
+
+    def _check_history(self, history: Any) -> None:
+        """A hand-edited or damaged history fails here (ValueError), not mid-search."""
+        if not isinstance(history, list):
+            raise ValueError("engine.history is not a list")
+        for i, record in enumerate(history):
+            where = f"history[{i}]"
+            if record.get("index") != i:
+                raise ValueError(f"{where} has index {record.get('index')!r}, expected {i}")
+            if record.get("phase") not in PHASES:
+                raise ValueError(
+                    f"{where} has unknown phase {record.get('phase')!r}; valid: {', '.join(PHASES)}"
+                )
+            scores = record.get("scores")
+            if not isinstance(scores, dict) or not all(
+                isinstance(v, int | float) and math.isfinite(v) for v in scores.values()
+            ):
+                raise ValueError(f"{where} has non-finite or missing scores {scores!r}")
+            try:
+                self.space.decode(record["arch"])
+            except (ValueError, KeyError, TypeError) as err:
+                raise ValueError(f"{where} arch {record.get('arch')!r} does not decode: {err}")
 
     def checkpoint(self) -> None:
         save_checkpoint(self.checkpoint_path, self.state_dict())
