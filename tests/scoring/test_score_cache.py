@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from esnas.metrics import Probe
-from esnas.scoring import ScoreCache, Scorer, make_probe
+from esnas.scoring import ScoreCache, ScoreCacheError, Scorer, make_probe
 from esnas.spaces import NB201Space
 from esnas.utils.registry import UnknownNameError
 
@@ -31,7 +31,7 @@ def test_cache_persists_across_connections(tmp_path: Path) -> None:
 def test_corrupt_cache_file_is_named(tmp_path: Path) -> None:
     bad = tmp_path / "scores.sqlite"
     bad.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(ValueError, match=r"scores\.sqlite is not a valid SQLite file"):
+    with pytest.raises(ScoreCacheError, match=r"score cache .*scores\.sqlite is damaged.*mv "):
         ScoreCache(bad)
 
 

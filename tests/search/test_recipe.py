@@ -130,7 +130,12 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(run_config, tmp_path) 
     assert 50 <= done < 150 and not (killed / "best.json").exists()
 
     resumed = subprocess.run(  # the same command: a resume refuses another config
-        _command(killed, "+sleep=0.02"), cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=180
+        _command(killed, "+sleep=0.02"),
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert resumed.returncode == 0, resumed.stderr
     assert "resuming cyclic" in resumed.stderr + resumed.stdout

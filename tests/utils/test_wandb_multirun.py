@@ -88,3 +88,19 @@ def test_failed_job_finishes_its_run_with_an_error_code(tmp_path: Path) -> None:
     (run_dir,) = (tmp_path / "0" / "wandb").glob("offline-run-*")
     assert "got exitcode: 1" in (run_dir / "logs" / "debug.log").read_text()
     assert _leftovers(sid) == []
+
+
+def test_a_rerun_into_the_same_folder_continues_its_wandb_run(tmp_path: Path, monkeypatch) -> None:
+    from esnas.utils.loggers import WANDB_ID_FILE, WandbRunLogger
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    first = WandbRunLogger(tmp_path / "run", job_type="search")
+    first_id = first.run.id
+    first.close()
+    again = WandbRunLogger(tmp_path / "run", job_type="search")
+    assert again.run.id == first_id
+    again.close()
+    other = WandbRunLogger(tmp_path / "other", job_type="search")
+    assert other.run.id != first_id
+    other.close()
+    assert (tmp_path / "run" / WANDB_ID_FILE).read_text().strip() == first_id

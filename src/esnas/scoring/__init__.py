@@ -4,7 +4,7 @@ Both ``esnas-score`` and the search go through :class:`Scorer`, so an architectu
 scored twice under the same space, probe and metric options, across runs too.
 """
 
-from esnas.scoring.cache import ScoreCache, context_key
+from esnas.scoring.cache import ScoreCache, ScoreCacheError, context_key, merge_shards
 from esnas.scoring.scorer import Scorer, make_probe
 
-__all__ = ["ScoreCache", "Scorer", "context_key", "make_probe"]
+__all__ = ["ScoreCache", "ScoreCacheError", "Scorer", "context_key", "make_probe", "merge_shards"]

@@ -18,7 +18,7 @@ from typing import Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from esnas.scoring.cache import ScoreCache
+from esnas.scoring.cache import open_cache
 from esnas.scoring.scorer import BUILD_LABEL, Scorer, make_probe
 from esnas.spaces.base import SearchSpace
 from esnas.utils.console import get_logger, progress_bar
@@ -108,7 +108,7 @@ def score_task(ctx: RunContext) -> dict[str, Any]:
         raise ValueError(f"output={str(output)!r} is invalid; valid: a path ending in .csv")
     probe = make_probe(cfg.probe, space)
     genomes = select_archs(space, cfg.sample)
-    cache = ScoreCache(cfg.cache.path) if cfg.cache.get("path") else ScoreCache(None)
+    cache = open_cache(cfg.get("cache"))
     scorer = Scorer(space, metrics, probe, cache)
     log.info("scoring %d %s architectures with %s", len(genomes), space.name, scorer.labels)
 

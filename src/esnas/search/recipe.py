@@ -42,12 +42,12 @@ PHASE_CODES = {"init": 0, "topology": 1, "size": 2, "search": 3}
 def build_scorer(cfg: DictConfig, space: Any) -> ScorerLike:
     """The cached :class:`esnas.scoring.Scorer` for ``cfg.metrics`` / ``cfg.probe`` on
     ``cfg.device`` (``auto`` = CUDA when present)."""
-    from esnas.scoring import ScoreCache, Scorer, make_probe
+    from esnas.scoring import Scorer, make_probe
+    from esnas.scoring.cache import open_cache
     from esnas.scoring.run import metric_spec
 
     probe = make_probe(cfg.probe, space, device=cfg.get("device", "auto"))
-    path = cfg.get("cache", {}).get("path")
-    return Scorer(space, metric_spec(cfg), probe, ScoreCache(path))
+    return Scorer(space, metric_spec(cfg), probe, open_cache(cfg.get("cache")))
 
 
 # Settings that may change between a run and its resume: the budget (extend a search), where
@@ -218,7 +218,8 @@ class SearchRecipe:
             try:
                 self.space.decode(record["arch"])
             except (ValueError, KeyError, TypeError) as err:
-                raise ValueError(f"{where} arch {record.get('arch')!r} does not decode: {err}")
+                arch = record.get("arch")
+                raise ValueError(f"{where} arch {arch!r} does not decode: {err}") from None
 
     def checkpoint(self) -> None:
         save_checkpoint(self.checkpoint_path, self.state_dict())

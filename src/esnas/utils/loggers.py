@@ -86,6 +86,9 @@ class DiskRunLogger(RunLogger):
             index.write_text(json.dumps(self._artifacts, indent=2))
 
 
+WANDB_ID_FILE = "wandb_run_id"
+
+
 class WandbRunLogger(RunLogger):
     """``logger=wandb``: one W&B run per job, offline by default, always finished.
 
@@ -111,7 +114,12 @@ class WandbRunLogger(RunLogger):
         super().__init__(output_dir, job_type, **kw)
         self._wandb = wandb
         self.output_dir.mkdir(parents=True, exist_ok=True)
+        # A rerun into the same folder (a resumed search or training) continues its W&B run.
+        id_file = self.output_dir / WANDB_ID_FILE
+        run_id = id_file.read_text().strip() if id_file.is_file() else None
         self.run = wandb.init(
+            id=run_id or None,
+            resume="allow" if run_id else None,
             project=project,
             entity=entity,
             group=group,
@@ -124,6 +132,8 @@ class WandbRunLogger(RunLogger):
             reinit="finish_previous",  # a multirun job never appends to the previous job's run
             settings=wandb.Settings(silent=True, console="off", x_disable_stats=True),
         )
+        if not run_id and self.run.id:
+            id_file.write_text(f"{self.run.id}\n")
 
     def log(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         self.run.log(dict(metrics), step=step)

@@ -17,6 +17,7 @@ import torch
 
 __all__ = ["apply_torch_threads", "resolve_torch_threads"]
 
+
 def usable_cores() -> int:
     """Cores this process may run on (its affinity mask, e.g. under SLURM or taskset)."""
     try:
