@@ -124,3 +124,23 @@ def test_blocks_keep_shape(op: str) -> None:
         assert block(x).shape == x.shape
     with pytest.raises(ValueError, match="valid: ir3"):
         parse_op("ir4")
+
+
+@torch.no_grad()
+def test_forward_intermediates_matches_features_only_and_prunes() -> None:
+    model = ESFormer(TINY, num_classes=10).eval()
+    final, stages = model.forward_intermediates(X)
+    assert torch.allclose(final, model.forward_features(X))
+    assert [tuple(t.shape[1:3]) for t in stages] == [(16, 16), (32, 8), (64, 4), (96, 2)]
+    last_two = model.forward_intermediates(X, indices=2, intermediates_only=True)
+    assert [t.shape[1] for t in last_two] == [64, 96]
+    early = model.forward_intermediates(X, indices=[1], stop_early=True, intermediates_only=True)
+    assert torch.equal(early[0], stages[1])
+    with pytest.raises(ValueError, match="valid: 'NCHW'"):
+        model.forward_intermediates(X, output_fmt="NLC")
+    assert model.prune_intermediate_layers([0, 1]) == [0, 1]
+    assert len(model.stages) == 2 and model.num_features == 32
+    assert model(X).shape == (2, 32)  # features of the last kept stage, pooled
+    # timm's own wrapper builds on the same API
+    wrapped = timm.create_model("esformer_xxs", features_only=True, feature_cls="getter")
+    assert len(wrapped(X)) == 4

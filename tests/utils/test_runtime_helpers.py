@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -40,3 +42,39 @@ def test_progress_is_quiet_without_a_tty(capsys: pytest.CaptureFixture[str]) -> 
     with progress_bar() as bar:
         assert bar.disable  # pytest captures stderr: not a TTY
     assert capsys.readouterr().err == ""
+
+
+def test_torch_threads_auto_leaves_cores_for_neighbours(monkeypatch) -> None:
+    from esnas.utils import threads
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(threads, "usable_cores", lambda: 16)
+    monkeypatch.setattr(threads, "parallel_jobs", lambda: 1)
+    assert threads.resolve_torch_threads("auto") == 8
+    monkeypatch.setattr(threads, "parallel_jobs", lambda: 4)
+    assert threads.resolve_torch_threads("auto") == 2
+    monkeypatch.setattr(threads, "usable_cores", lambda: 2)
+    assert threads.resolve_torch_threads("auto") == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # a cluster job or joblib's worker says so
+    assert threads.resolve_torch_threads("auto") == 3
+    assert threads.resolve_torch_threads(5) == 5
+    assert threads.resolve_torch_threads(None) is None
+    for bad in (0, -1, "four", 2.5, True):
+        with pytest.raises(ValueError, match="torch_threads must be a positive integer, 'auto'"):
+            threads.resolve_torch_threads(bad)
+
+
+def test_every_entry_point_applies_torch_threads(run_config) -> None:
+    from esnas.utils.task import run_task
+
+    before = torch.get_num_threads()
+    for name in ("score", "search", "train", "eval"):
+        assert run_config(name, []).torch_threads == "auto"
+    try:
+        cfg = run_config("score", ["logger=none", "torch_threads=1"])
+        seen = run_task(cfg, "score", lambda ctx: {"threads": torch.get_num_threads()})
+        assert seen["threads"] == 1
+        summary = (Path(cfg.paths.output_dir) / "summary.json").read_text()
+        assert '"torch_threads": 1' in summary
+    finally:
+        torch.set_num_threads(before)

@@ -19,6 +19,7 @@ import torch
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.layers import ConvNormAct, NormMlpClassifierHead, trunc_normal_
 from timm.models import build_model_with_cfg, checkpoint_seq, generate_default_cfgs, register_model
+from timm.models._features import feature_take_indices  # timm's own models import it so
 from torch import nn
 
 from esnas.models.esformer_blocks import Attention, create_block
@@ -184,6 +185,48 @@ class ESFormer(nn.Module):
         """Replaces the classifier (e.g. for fine-tuning); ``num_classes=0`` removes it."""
         self.num_classes = num_classes
         self.head.reset(num_classes, global_pool)
+
+    def forward_intermediates(
+        self,
+        x: torch.Tensor,
+        indices: int | list[int] | None = None,
+        norm: bool = False,
+        stop_early: bool = False,
+        output_fmt: str = "NCHW",
+        intermediates_only: bool = False,
+    ) -> list[torch.Tensor] | tuple[torch.Tensor, list[torch.Tensor]]:
+        """timm's intermediate-features API: the outputs of the stages ``indices`` selects
+        (the last n for an int, all for ``None``), plus the final features unless
+        ``intermediates_only``. ``norm`` is accepted for the API and changes nothing: the
+        only norm is the head's, applied after pooling."""
+        if output_fmt != "NCHW":
+            raise ValueError(f"output_fmt={output_fmt!r} is invalid; valid: 'NCHW'")
+        take_indices, max_index = feature_take_indices(len(self.stages), indices)
+        stages = self.stages[: max_index + 1] if stop_early else self.stages
+        intermediates = []
+        x = self.stem(x)
+        for i, stage in enumerate(stages):
+            x = stage(x)
+            if i in take_indices:
+                intermediates.append(x)
+        return intermediates if intermediates_only else (x, intermediates)
+
+    def prune_intermediate_layers(
+        self, indices: int | list[int] = 1, prune_norm: bool = False, prune_head: bool = True
+    ) -> list[int]:
+        """Drops the stages after the last one ``indices`` needs (and the classifier);
+        returns the kept indices."""
+        take_indices, max_index = feature_take_indices(len(self.stages), indices)
+        prune_end = max_index < len(self.stages) - 1
+        self.stages = self.stages[: max_index + 1]
+        if prune_end:
+            self.num_features = self.head_hidden_size = self.feature_info[max_index]["num_chs"]
+            pool = self.head.global_pool.pool_type  # the head is sized for the last stage
+            self.head = NormMlpClassifierHead(self.num_features, 0, pool_type=pool)
+            self.num_classes = 0
+        elif prune_head:
+            self.reset_classifier(0, "")
+        return take_indices
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.stages(self.stem(x))
