@@ -87,6 +87,8 @@ def test_launchers_select_their_plugins(tmp_path: Path) -> None:
         cfg = compose_run_config("search", [f"launcher={option}"], output_dir=tmp_path)
         assert cfg.hydra.launcher._target_.endswith(launcher_class)
         OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
+        # many nodes: one cache shard per job; one host: the shared WAL file
+        assert cfg.cache.shard == ("auto" if option == "submitit_slurm" else None)
 
 
 def test_debug_config_turns_off_wandb(tmp_path: Path) -> None:
