@@ -119,3 +119,28 @@ def test_compiled_training_exports_uncompiled_weights_timm_loads(run_config) -> 
         pretrained_cfg_overlay={"file": figures["weights"], "num_classes": classes},
     )
     assert torch.equal(model.state_dict()["head.fc.weight"], state["head.fc.weight"])
+
+
+def test_a_genome_trains_from_its_arch_string(run_config) -> None:
+    arch = "s16h16|24e4:ir3|48e4:cx5|96e3:ka|160e3:sa"
+    overrides = [*FAST, "model=genome", f'model.arch="{arch}"', "trainer_logger=none"]
+    figures = run_task(
+        run_config("train", [*overrides, "+trainer.fast_dev_run=true"]), "train", train
+    )
+    assert figures["model"] == f"esformer:{arch}"
+    state = safetensors.torch.load_file(figures["weights"])
+    assert state["head.fc.weight"].shape == (10, 160)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        (['model.arch="s16h16|24e4:ir3"'], "bad ESFormer arch string"),
+        (['model.arch="s16h16|24e4:zz9|48e4:cx5|96e3:ka|160e3:sa"'], "not a valid ESFormer"),
+        (["model.name=esformer_xxs", 'model.arch="s16h16|24e4:ir3|48e4:cx5|96e3:ka|160e3:sa"'],
+         "exactly one of model.name"),
+    ],
+)  # fmt: skip
+def test_a_bad_arch_string_fails_before_training(run_config, overrides, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        run_task(run_config("train", [*FAST, "model=genome", *overrides]), "train", train)

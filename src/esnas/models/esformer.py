@@ -12,6 +12,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,9 +25,31 @@ from torch import nn
 
 from esnas.models.esformer_blocks import Attention, create_block
 
-__all__ = ["ESFormer", "create_esformer", "genome_dict"]
+__all__ = ["ARCH_FORMAT", "ESFormer", "create_esformer", "genome_dict", "parse_arch"]
 
 NUM_STAGES = 4
+_STAGE_RE = re.compile(r"^(\d+)e(\d+):([a-z0-9]+(?:,[a-z0-9]+)*)$")
+ARCH_FORMAT = "s<stem>h<head_dim>|<width>e<expansion>:<op>,<op>,...| x4 stages, e.g. " + (
+    "s16h32|32e4:ir3,ir3|64e3:se3,cx5|112e3:cx5,ka|192e3:cx7,sa"
+)
+
+
+def parse_arch(arch: str) -> dict[str, Any]:
+    """A canonical ESFormer arch string → the genome's dict form; ``ValueError`` naming the
+    format. The grammar lives here so that training can read a string without the space."""
+    parts = str(arch).strip().split("|")
+    head = re.fullmatch(r"s(\d+)h(\d+)", parts[0])
+    stages = [_STAGE_RE.match(p) for p in parts[1:]]
+    if head is None or len(stages) != NUM_STAGES or not all(stages):
+        raise ValueError(f"bad ESFormer arch string {arch!r}; format: {ARCH_FORMAT}")
+    return {
+        "stem_width": int(head[1]),
+        "head_dim": int(head[2]),
+        "stages": [
+            {"width": int(m[1]), "expansion": int(m[2]), "blocks": m[3].split(",")}
+            for m in stages
+        ],
+    }
 
 
 def genome_dict(genome: Any) -> dict[str, Any]:

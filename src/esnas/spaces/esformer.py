@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import math
 import random
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
 from torch import nn
 
-from esnas.models.esformer import ESFormer
+from esnas.models.esformer import ARCH_FORMAT, ESFormer, parse_arch
 from esnas.models.esformer_blocks import ALL_OPS, ATTN_TYPES, CONV_OPS
 from esnas.spaces.base import GENE_GROUPS, Cost, GeneGroup, SearchSpace, register_space
 from esnas.spaces.esformer_cost import esformer_cost
@@ -49,10 +48,7 @@ STAGE_OPS: tuple[tuple[str, ...], ...] = (
     ALL_OPS,
 )
 NUM_STAGES = 4
-_STAGE_RE = re.compile(r"^(\d+)e(\d+):([a-z0-9]+(?:,[a-z0-9]+)*)$")
-FORMAT = "s<stem>h<head_dim>|<width>e<expansion>:<op>,<op>,...| x4 stages, e.g. " + (
-    "s16h32|32e4:ir3,ir3|64e3:se3,cx5|112e3:cx5,ka|192e3:cx7,sa"
-)
+FORMAT = ARCH_FORMAT
 
 
 def _check(value: Any, valid: Sequence[Any], what: str) -> None:
@@ -110,18 +106,7 @@ class ESFormerGenome:
     @classmethod
     def parse(cls, arch: str) -> ESFormerGenome:
         """Inverse of ``str(genome)``; raises ``ValueError`` naming the format."""
-        parts = arch.strip().split("|")
-        head = re.fullmatch(r"s(\d+)h(\d+)", parts[0])
-        stages = [_STAGE_RE.match(p) for p in parts[1:]]
-        if head is None or len(stages) != NUM_STAGES or not all(stages):
-            raise ValueError(f"bad ESFormer arch string {arch!r}; format: {FORMAT}")
-        return cls(
-            stem_width=int(head[1]),
-            head_dim=int(head[2]),
-            widths=tuple(int(m[1]) for m in stages),
-            expansions=tuple(int(m[2]) for m in stages),
-            blocks=tuple(tuple(m[3].split(",")) for m in stages),
-        )
+        return cls.from_dict(parse_arch(arch))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (YAML/JSON-safe), also the form ``ESFormer`` is built from."""

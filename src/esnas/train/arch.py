@@ -18,9 +18,9 @@ import yaml
 from torch import nn
 
 import esnas.models.esformer  # noqa: F401  (registers the esformer_* timm entry points)
-from esnas.models.esformer import create_esformer, genome_dict
+from esnas.models.esformer import create_esformer, genome_dict, parse_arch
 
-__all__ = ["build_model", "load_arch_file", "model_spec", "spec_label"]
+__all__ = ["arch_spec", "build_model", "load_arch_file", "model_spec", "spec_label"]
 
 SUPPORTED_SPACES = ("esformer",)
 # Keys of the model config that are build options, not architecture.
@@ -107,20 +107,24 @@ def _plain(obj: Any) -> Any:
 
 
 def model_spec(model_cfg: Mapping[str, Any]) -> dict[str, Any]:
-    """Turns the ``model`` config node into a spec: a timm name or a genome from ``arch_file``.
+    """Turns the ``model`` config node into a spec: a timm name, a genome from ``arch_file``,
+    or a canonical ESFormer string in ``arch`` (what a ground-truth sweep trains).
 
     Raises:
-        ValueError: Neither or both of ``name`` and ``arch_file`` are set, or the timm name
-            is unknown.
+        ValueError: Not exactly one of ``name``, ``arch_file`` and ``arch`` is set, the timm
+            name is unknown, or the arch string is malformed.
     """
-    name, arch_file = model_cfg.get("name"), model_cfg.get("arch_file")
-    if bool(name) == bool(arch_file):
+    name, arch_file, arch = (model_cfg.get(k) for k in ("name", "arch_file", "arch"))
+    if sum(map(bool, (name, arch_file, arch))) != 1:
         raise ValueError(
-            "set exactly one of model.name (a timm model, e.g. esformer_xxs) and "
-            "model.arch_file (a search's best_arch.yaml)"
+            "set exactly one of model.name (a timm model, e.g. esformer_xxs), "
+            "model.arch_file (a search's best_arch.yaml) and model.arch (an ESFormer arch "
+            "string, with model=genome)"
         )
     if arch_file:
         spec = load_arch_file(arch_file)
+    elif arch:
+        spec = arch_spec(str(arch))
     else:
         if not timm.is_model(name):
             close = timm.list_models(f"*{str(name).split('_')[0]}*")[:8]
@@ -131,6 +135,16 @@ def model_spec(model_cfg: Mapping[str, Any]) -> dict[str, Any]:
         spec = {"name": str(name), "space": None, "arch": None, "genome": None}
     spec["build"] = {k: model_cfg[k] for k in BUILD_KEYS if model_cfg.get(k) is not None}
     return spec
+
+
+def arch_spec(arch: str) -> dict[str, Any]:
+    """The spec of a canonical ESFormer arch string (checked by building it once)."""
+    genome = parse_arch(arch)
+    try:
+        create_esformer(genome, num_classes=10)
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"model.arch {arch!r} is not a valid ESFormer genome: {err}") from None
+    return {"name": None, "space": "esformer", "arch": arch.strip(), "genome": genome}
 
 
 def spec_label(spec: Mapping[str, Any]) -> str:
