@@ -46,8 +46,7 @@ def parse_arch(arch: str) -> dict[str, Any]:
         "stem_width": int(head[1]),
         "head_dim": int(head[2]),
         "stages": [
-            {"width": int(m[1]), "expansion": int(m[2]), "blocks": m[3].split(",")}
-            for m in stages
+            {"width": int(m[1]), "expansion": int(m[2]), "blocks": m[3].split(",")} for m in stages
         ],
     }
 
