@@ -152,6 +152,19 @@ clean-all: clean ## clean, and remove .venv
 train: ## Proof it learns: ESFormer-XXS on the shipped Fashion-MNIST 12k subset, CPU, minutes
 	$(BIN)/esnas-train experiment=fmnist_esformer_xxs $(ARGS)
 
+.PHONY: esformer-bench-genomes
+esformer-bench-genomes: ## The ESFormer stand-in's genome list: 120 sampled under the xxs budget (224 px)
+	$(BIN)/esnas-score space=esformer space.max_macs=2.6e8 space.max_params=1.3e6 sample.n=120 \
+		sample.seed=0 'metrics=[params]' logger=none cache.path=null \
+		output=experiments/results/esformer_bench_genomes.csv
+
+.PHONY: esformer-bench
+esformer-bench: ## Train the ESFormer stand-in ground truth (CPU-hours; resumable: reruns skip done jobs)
+	$(BIN)/esnas-train -m experiment=esformer_bench_fmnist 'bench.index=range(0,100)' seed=0 \
+		launcher=joblib trainer.enable_progress_bar=false $(ARGS)
+	$(BIN)/esnas-train -m experiment=esformer_bench_fmnist 'bench.index=range(0,25)' seed=1 \
+		launcher=joblib trainer.enable_progress_bar=false $(ARGS)
+
 .PHONY: bench-train
 bench-train: ## Train/inference img/s + peak memory: ESFormers vs mobilevit_xs, edgenext_x_small
 	$(TEST_ENV) $(BIN)/python experiments/bench_train.py $(ARGS)

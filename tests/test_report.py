@@ -107,3 +107,29 @@ def test_provenance_counts_resumed_jobs(tmp_path: Path) -> None:
     assert report_main([str(tmp_path), "--out", str(out)]) == 0
     assert "2 job(s) at commit 01234567" in (md := out.with_suffix(".md").read_text())
     assert "(1 resumed a checkpoint and count only the resume)" in md
+
+
+def test_rows_mode_writes_one_row_per_completed_job_with_its_command(tmp_path: Path) -> None:
+    import csv
+
+    from esnas.report import write_rows
+
+    for i, status in enumerate(("completed", "completed", "failed")):
+        job = tmp_path / "sweep" / f"i{i}_s0"
+        job.mkdir(parents=True)
+        summary = {
+            "status": status,
+            "job_type": "train",
+            "overrides": ["experiment=esformer_bench_fmnist", f"bench.index={i}", "seed=0"],
+            "figures": {"model": f"esformer:arch{i}", "test/acc1": 0.8 + i / 100, "epochs": 3},
+            "git": {"commit": "0123456789abcdef", "dirty": False},
+            "wall_time_s": 50.0 + i,
+        }
+        (job / "summary.json").write_text(json.dumps(summary))
+    out = tmp_path / "bench.csv"
+    assert write_rows([tmp_path / "sweep"], out, None) == 2
+    rows = list(csv.DictReader(out.open()))
+    assert [r["bench.index"] for r in rows] == ["0", "1"]
+    assert rows[1]["model"] == "esformer:arch1" and float(rows[1]["test/acc1"]) == 0.81
+    assert rows[0]["command"] == "esnas-train experiment=esformer_bench_fmnist bench.index=0 seed=0"
+    assert rows[0]["commit"] == "01234567" and list(rows[0])[-1] == "command"

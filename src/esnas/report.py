@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shlex
 import math
 import statistics
 from collections.abc import Iterable, Sequence
@@ -86,6 +87,46 @@ def load_jobs(roots: Sequence[str | Path]) -> list[Job]:
     if not jobs:
         raise ValueError(f"no {SUMMARY} under {', '.join(map(str, roots))}; is it a run folder?")
     return jobs
+
+
+def write_rows(roots: Sequence[str | Path], path: Path, figures: Sequence[str] | None) -> int:
+    """One CSV row per completed job: its overrides, ``figures`` (default: all), commit, wall
+    time and ``command``, the exact command line that reruns that job; returns the row count.
+
+    Why rows and not a table of means: a ground-truth benchmark is the list of trained genomes
+    itself, and each row must say how to retrain it.
+    """
+    rows = []
+    for root in map(Path, roots):
+        for summary in sorted(root.rglob(SUMMARY)):
+            data = json.loads(summary.read_text())
+            if data.get("status") != "completed":
+                continue
+            figs = data.get("figures") or {}
+            git = data.get("git") or {}
+            overrides = [str(o) for o in data.get("overrides", [])]
+            rows.append(
+                {
+                    **_overrides(overrides),
+                    **{k: v for k, v in figs.items() if figures is None or k in figures},
+                    "commit": str(git.get("commit") or "unknown")[:8]
+                    + ("+dirty" if git.get("dirty") else ""),
+                    "wall_time_s": data.get("wall_time_s"),
+                    "command": shlex.join([f"esnas-{data.get('job_type', 'train')}", *overrides]),
+                }
+            )
+    if not rows:
+        raise ValueError(f"no completed {SUMMARY} under {', '.join(map(str, roots))}")
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    columns = [c for c in columns if c not in ("commit", "wall_time_s", "command")]
+    columns += ["commit", "wall_time_s", "command"]
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(path)
+    return len(rows)
 
 
 def tabulate(

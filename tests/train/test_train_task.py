@@ -128,6 +128,7 @@ def test_a_genome_trains_from_its_arch_string(run_config) -> None:
         run_config("train", [*overrides, "+trainer.fast_dev_run=true"]), "train", train
     )
     assert figures["model"] == f"esformer:{arch}"
+    assert 0 < figures["macs"] < figures["macs_224"]  # 32 px training, 224 px budget unit
     state = safetensors.torch.load_file(figures["weights"])
     assert state["head.fc.weight"].shape == (10, 160)
 
@@ -144,3 +145,33 @@ def test_a_genome_trains_from_its_arch_string(run_config) -> None:
 def test_a_bad_arch_string_fails_before_training(run_config, overrides, match) -> None:
     with pytest.raises(ValueError, match=match):
         run_task(run_config("train", [*FAST, "model=genome", *overrides]), "train", train)
+
+
+def test_the_bench_experiment_trains_row_i_of_the_committed_genome_list(run_config) -> None:
+    import csv
+
+    from tests.conftest import REPO_ROOT
+
+    with open(REPO_ROOT / "experiments/results/esformer_bench_genomes.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) >= 100 and len({r["arch"] for r in rows}) == len(rows)
+    assert all(int(r["cost_macs"]) <= 2.6e8 and int(r["cost_params"]) <= 1.3e6 for r in rows)
+    cfg = run_config("train", ["experiment=esformer_bench_fmnist", "bench.index=7"])
+    assert cfg.model.arch == rows[7]["arch"] and cfg.skip_completed is True
+    with pytest.raises(ValueError, match=r"valid: 0\.\.\d+"):
+        _ = run_config("train", ["experiment=esformer_bench_fmnist", "bench.index=9999"]).model.arch
+
+
+def test_skip_completed_reruns_nothing_already_done(run_config) -> None:
+    calls: list[int] = []
+
+    def job(ctx):
+        calls.append(1)
+        return {"acc": 0.5}
+
+    cfg = run_config("train", ["logger=none", "skip_completed=true"])
+    assert run_task(cfg, "train", job) == {"acc": 0.5}
+    assert run_task(cfg, "train", job) == {"acc": 0.5} and len(calls) == 1
+    changed = run_config("train", ["logger=none", "skip_completed=true", "seed=3"])
+    run_task(changed, "train", job)  # another config in the same folder runs
+    assert len(calls) == 2

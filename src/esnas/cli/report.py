@@ -15,7 +15,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from esnas.report import load_jobs, plot, tabulate, write_csv, write_markdown
+from esnas.report import load_jobs, plot, tabulate, write_csv, write_markdown, write_rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,7 +33,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--protocol", help="text put under the title: the sweep's command and how it was run"
     )
+    parser.add_argument(
+        "--rows",
+        help="write one CSV row per completed job (overrides, figures, commit, the command that "
+        "reruns it) to this file instead of a table of means",
+    )
     args = parser.parse_args(argv)
+    if args.rows:
+        try:
+            n = write_rows(args.sweeps, Path(args.rows), args.figures)
+        except ValueError as err:
+            print(f"esnas-report: error: {err}", file=sys.stderr)
+            return 2
+        print(f"wrote {n} rows to {args.rows}")
+        return 0
     try:
         table = tabulate(load_jobs(args.sweeps), args.figures, args.replicate)
     except ValueError as err:

@@ -19,7 +19,8 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, Pr
 from lightning.pytorch.loggers import Logger, WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
-from esnas.train.arch import model_spec, spec_label
+from esnas.train.arch import build_model, model_spec, spec_label
+from esnas.train.evaluate import count_macs
 from esnas.train.data import ClassificationDataModule
 from esnas.train.export import export_weights, load_checkpoint
 from esnas.train.module import ImageClassifier
@@ -106,6 +107,19 @@ def _checkpoint_paths(trainer: L.Trainer) -> tuple[str | None, str | None]:
     return written(best), written(last)
 
 
+def _costs(spec: Mapping[str, Any], cfg: DictConfig) -> dict[str, int]:
+    """MACs per image at the training resolution and at 224 px (a search's budget unit), on a
+    fresh copy of the model, so ground-truth tables need no second pass."""
+    # ESFormer with explicit attention matmuls: FlopCounterMode misses fused SDPA on CPU.
+    explicit = {"fused_attn": False} if spec.get("genome") is not None else {}
+    net = build_model(spec, int(cfg.data.num_classes), int(cfg.data.get("in_chans", 3)), **explicit)
+    chans, size = int(cfg.data.get("in_chans", 3)), int(cfg.data.img_size)
+    return {
+        "macs": count_macs(net, (chans, size, size)),
+        "macs_224": count_macs(net, (chans, 224, 224)),
+    }
+
+
 def train_task(ctx: RunContext) -> dict[str, Any]:
     """Trains the configured model with Lightning; returns accuracies, steps and file paths."""
     cfg = ctx.cfg
@@ -158,6 +172,7 @@ def train_task(ctx: RunContext) -> dict[str, Any]:
                 int(cfg.data.num_classes),
             )
             figures["weights"] = str(path)
+        figures.update(_costs(spec, cfg))
         for key, value in figures.items():
             if isinstance(value, int | float) and not isinstance(value, bool):
                 ctx.logger.log({f"final/{key}": value})

@@ -101,5 +101,24 @@ def search_group(arch_file: str | None, default: str) -> str:
     return str(group) if group else default
 
 
+def arch_at(csv_file: str, index: int) -> str:
+    """The ``arch`` of row ``index`` (0-based) of a CSV such as ``esnas-score``'s output, so a
+    multirun over ``index`` trains a fixed, committed list of genomes."""
+    import csv
+
+    try:
+        with open(csv_file, newline="") as f:
+            archs = [row["arch"] for row in csv.DictReader(f)]
+    except (OSError, KeyError) as err:
+        raise ValueError(f"{csv_file!r} is not a CSV with an 'arch' column ({err})") from None
+    if not isinstance(index, int) or not 0 <= index < len(archs):
+        raise ValueError(f"index {index!r} is invalid for {csv_file}; valid: 0..{len(archs) - 1}")
+    return archs[index]
+
+
 if not OmegaConf.has_resolver("esnas.search_group"):
     OmegaConf.register_new_resolver("esnas.search_group", search_group)
+if not OmegaConf.has_resolver("esnas.project_root"):  # committed inputs, wherever you launch
+    OmegaConf.register_new_resolver("esnas.project_root", lambda: str(config_dir().parent))
+if not OmegaConf.has_resolver("esnas.arch_at"):
+    OmegaConf.register_new_resolver("esnas.arch_at", arch_at)

@@ -101,6 +101,17 @@ def config_int(cfg: DictConfig, key: str) -> int:
         raise ValueError(f"{key} must be an integer, got {value!r}") from None
 
 
+def completed_figures(out: Path, cfg: DictConfig) -> dict[str, Any] | None:
+    """The figures of an earlier completed run of the same config in ``out``, else ``None``."""
+    try:
+        summary = json.loads((out / SUMMARY_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if summary.get("status") != "completed" or summary.get("config_hash") != config_hash(cfg):
+        return None
+    return dict(summary.get("figures") or {})
+
+
 def run_task(
     cfg: DictConfig, job_type: str, fn: Callable[[RunContext], Mapping[str, Any] | None]
 ) -> dict[str, Any]:
@@ -112,6 +123,10 @@ def run_task(
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
     out = output_dir_of(cfg)
     out.mkdir(parents=True, exist_ok=True)
+    done = completed_figures(out, cfg) if cfg.get("skip_completed") else None
+    if done is not None:  # a rerun of a sweep trains only what is missing
+        log.info("%s already completed with this config; skipping (skip_completed=true)", out)
+        return done
     summary: dict[str, Any] = {
         "task": cfg.get("task_name", job_type),
         "job_type": job_type,
