@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import csv
 import json
-import shlex
 import math
+import shlex
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass

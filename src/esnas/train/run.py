@@ -20,8 +20,8 @@ from lightning.pytorch.loggers import Logger, WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
 from esnas.train.arch import build_model, model_spec, spec_label
-from esnas.train.evaluate import count_macs
 from esnas.train.data import ClassificationDataModule
+from esnas.train.evaluate import count_macs
 from esnas.train.export import export_weights, load_checkpoint
 from esnas.train.module import ImageClassifier
 from esnas.utils.console import get_logger
