@@ -192,7 +192,7 @@ class SearchRecipe:
             self._check_history(state["engine"]["history"])
             self.engine.load_state_dict(state["engine"])
             self.strategy.load_state_dict(state["strategy"])
-        except (KeyError, TypeError, ValueError) as err:
+        except (AttributeError, KeyError, TypeError, ValueError) as err:
             raise CorruptCheckpointError(
                 f"search checkpoint {self.checkpoint_path} is inconsistent: {err}; delete it "
                 "to start over or pass resume=false to overwrite it"
@@ -364,7 +364,7 @@ def warn_time_limit(evaluations: int, budget: int, seconds: float | None) -> Non
     message = (
         f"the search stopped at its time limit (budget.seconds={seconds:g}) after {evaluations} "
         f"of {budget} evaluations: the best genome is not a full search's answer; rerun the "
-        "same command to continue it, or raise budget.seconds"
+        "same command with a larger budget.seconds (or budget.seconds=null) to continue it"
     )
     log.warning(message)
     warnings.warn(message, RuntimeWarning, stacklevel=2)
