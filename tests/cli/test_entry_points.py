@@ -107,3 +107,17 @@ def test_bad_overrides_and_values_fail_in_one_line_with_status_2(tmp_path: Path)
     for name in ("type", "instantiate"):
         summary = json.loads((tmp_path / name / "summary.json").read_text())
         assert summary["status"] == "failed" and cases[name][1] in summary["error"]
+
+
+def test_a_plain_multirun_lands_in_the_default_sweep_folder(tmp_path: Path) -> None:
+    """`esnas-score -m seed=0,1` with no hydra.sweep.dir: the sweep folder resolves before
+    Hydra's runtime is set, so nothing in it may need ``${hydra:...}``."""
+    env = {**os.environ, "HYDRA_FULL_ERROR": "1", "WANDB_MODE": "disabled"}
+    env.pop("ESNAS_ROOT", None)
+    argv = [_script("score"), "-m", "metrics=[params]", "sample.n=1", "seed=0,1", "logger=none",
+            "cache.path=null"]  # fmt: skip
+    done = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    summaries = sorted((tmp_path / "logs" / "score" / "multiruns").glob("*/*/summary.json"))
+    assert len(summaries) == 2
+    assert all(json.loads(p.read_text())["status"] == "completed" for p in summaries)
