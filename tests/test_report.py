@@ -133,3 +133,24 @@ def test_rows_mode_writes_one_row_per_completed_job_with_its_command(tmp_path: P
     assert rows[1]["model"] == "esformer:arch1" and float(rows[1]["test/acc1"]) == 0.81
     assert rows[0]["command"] == "esnas-train experiment=esformer_bench_fmnist bench.index=0 seed=0"
     assert rows[0]["commit"] == "01234567" and list(rows[0])[-1] == "command"
+
+
+def test_seed_agreement_gives_spread_seed_std_and_the_ceiling(tmp_path: Path) -> None:
+    from esnas.report import seed_agreement
+
+    rows = ["bench.index,seed,test/acc1"]
+    seed0 = [0.70, 0.75, 0.80, 0.85]
+    seed1 = [0.72, 0.74, 0.83, 0.84]  # same order: rho 1
+    rows += [f"{i},0,{a}" for i, a in enumerate(seed0)]
+    rows += [f"{i},1,{a}" for i, a in enumerate(seed1)]
+    rows += ["4,0,0.9"]  # an item with one seed only counts in the spread
+    path = tmp_path / "rows.csv"
+    path.write_text("\n".join(rows) + "\n")
+    stats = seed_agreement(path, "bench.index", "test/acc1")
+    assert stats["items"] == 5 and stats["pairs"] == 4
+    assert stats["min"] == 0.70 and stats["max"] == 0.9
+    assert stats["seed_rho"] == pytest.approx(1.0)
+    diffs = [abs(a - b) / 2**0.5 for a, b in zip(seed0, seed1, strict=True)]
+    assert stats["seed_std"] == pytest.approx(sum(diffs) / 4)
+    with pytest.raises(ValueError, match="needs columns"):
+        seed_agreement(path, "genome", "test/acc1")

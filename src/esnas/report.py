@@ -129,6 +129,40 @@ def write_rows(roots: Sequence[str | Path], path: Path, figures: Sequence[str] |
     return len(rows)
 
 
+def seed_agreement(path: Path, key: str, figure: str, replicate: str = "seed") -> dict[str, float]:
+    """How far a rows CSV's labels can be trusted: the spread of ``figure`` over the items
+    named by ``key``, its std between ``replicate`` values of the same item, and the Spearman
+    rho between the first two replicates (the ceiling any training-free metric can reach)."""
+    from scipy.stats import spearmanr
+
+    with path.open(newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r.get(figure) not in (None, "")]
+    if not rows or key not in rows[0] or replicate not in rows[0]:
+        raise ValueError(f"{path} needs columns {key!r}, {replicate!r} and {figure!r}")
+    by_item: dict[str, dict[str, float]] = {}
+    for r in rows:
+        by_item.setdefault(r[key], {})[r[replicate]] = float(r[figure])
+    seeds = sorted({r[replicate] for r in rows}, key=lambda v: (len(v), v))
+    first = [v[min(v, key=seeds.index)] for v in by_item.values()]  # lowest seed per item
+    pairs = (
+        [v for v in by_item.values() if all(s in v for s in seeds[:2])] if len(seeds) > 1 else []
+    )
+    out = {
+        "items": len(by_item),
+        "mean": statistics.fmean(first),
+        "std": statistics.pstdev(first),
+        "min": min(first),
+        "max": max(first),
+        "pairs": len(pairs),
+    }
+    if len(pairs) >= 3:
+        a, b = ([p[s] for p in pairs] for s in seeds[:2])
+        # mean over items of the sample std of the two seeds' values (|a - b| / sqrt 2)
+        out["seed_std"] = statistics.fmean(statistics.stdev(xy) for xy in zip(a, b, strict=True))
+        out["seed_rho"] = float(spearmanr(a, b).statistic)
+    return out
+
+
 def tabulate(
     jobs: Sequence[Job], figures: Sequence[str] | None = None, replicate: str = "seed"
 ) -> SweepTable:

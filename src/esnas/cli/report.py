@@ -15,7 +15,15 @@ import shlex
 import sys
 from pathlib import Path
 
-from esnas.report import load_jobs, plot, tabulate, write_csv, write_markdown, write_rows
+from esnas.report import (
+    load_jobs,
+    plot,
+    seed_agreement,
+    tabulate,
+    write_csv,
+    write_markdown,
+    write_rows,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,6 +46,12 @@ def main(argv: list[str] | None = None) -> int:
         help="write one CSV row per completed job (overrides, figures, commit, the command that "
         "reruns it) to this file instead of a table of means",
     )
+    parser.add_argument(
+        "--agreement",
+        metavar="KEY[:FIGURE]",
+        help="with --rows: spread of FIGURE (test/acc1) over KEY's items, its std between "
+        "replicates and the replicates' Spearman rho (the ceiling of any proxy)",
+    )
     args = parser.parse_args(argv)
     if args.rows:
         try:
@@ -46,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"esnas-report: error: {err}", file=sys.stderr)
             return 2
         print(f"wrote {n} rows to {args.rows}")
+        if args.agreement:
+            key, _, figure = args.agreement.partition(":")
+            stats = seed_agreement(Path(args.rows), key, figure or "test/acc1", args.replicate)
+            print(", ".join(f"{k} {v:.4g}" for k, v in stats.items()))
         return 0
     try:
         table = tabulate(load_jobs(args.sweeps), args.figures, args.replicate)
