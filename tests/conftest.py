@@ -37,6 +37,13 @@ def _wandb_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mon
     monkeypatch.setenv("WANDB_CONFIG_DIR", str(wandb_dir / "config"))
 
 
+@pytest.fixture(autouse=True)
+def _esnas_root(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs (and the subprocesses tests start) write their logs and score cache under a fresh
+    folder, never into the checkout: ``paths.root_dir`` is ``$ESNAS_ROOT``, else the cwd."""
+    monkeypatch.setenv("ESNAS_ROOT", str(tmp_path_factory.mktemp("esnas_root")))
+
+
 def compose_run_config(
     config_name: str, overrides: list[str], output_dir: Path | None = None
 ) -> DictConfig:

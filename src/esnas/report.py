@@ -56,6 +56,12 @@ def _overrides(items: Iterable[str]) -> dict[str, str]:
     return out
 
 
+def commit_label(summary: dict[str, Any]) -> str:
+    """A job's commit as 8 hex digits, ``+dirty`` when the tree had local changes."""
+    git = summary.get("git") or {}
+    return str(git.get("commit") or "unknown")[:8] + ("+dirty" if git.get("dirty") else "")
+
+
 def load_jobs(roots: Sequence[str | Path]) -> list[Job]:
     """Every ``summary.json`` under ``roots`` (a sweep folder, or single run folders)."""
     jobs = []
@@ -69,9 +75,7 @@ def load_jobs(roots: Sequence[str | Path]) -> list[Job]:
                 for k, v in (data.get("figures") or {}).items()
                 if isinstance(v, int | float) and not isinstance(v, bool)
             }
-            git = data.get("git") or {}
-            commit = str(git.get("commit") or "unknown")[:8]
-            commit += "+dirty" if git.get("dirty") else ""
+            commit = commit_label(data)
             jobs.append(
                 Job(
                     path.parent,
@@ -103,14 +107,12 @@ def write_rows(roots: Sequence[str | Path], path: Path, figures: Sequence[str] |
             if data.get("status") != "completed":
                 continue
             figs = data.get("figures") or {}
-            git = data.get("git") or {}
             overrides = [str(o) for o in data.get("overrides", [])]
             rows.append(
                 {
                     **_overrides(overrides),
                     **{k: v for k, v in figs.items() if figures is None or k in figures},
-                    "commit": str(git.get("commit") or "unknown")[:8]
-                    + ("+dirty" if git.get("dirty") else ""),
+                    "commit": commit_label(data),
                     "wall_time_s": data.get("wall_time_s"),
                     "command": shlex.join([f"esnas-{data.get('job_type', 'train')}", *overrides]),
                 }

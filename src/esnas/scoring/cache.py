@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import socket
 import sqlite3
 from collections.abc import Iterable, Mapping
@@ -51,8 +52,6 @@ def shard_dir(path: str | Path) -> Path:
 
 def default_shard_name() -> str:
     """``<host>-<pid>``: unique per process on a cluster without any coordination."""
-    import os
-
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
@@ -82,8 +81,9 @@ def _guarded(method: Any) -> Any:
     return call
 
 
-def _connect(path: Path | None, readonly: bool = False) -> sqlite3.Connection:
-    """A checked connection: the schema exists and ``PRAGMA quick_check`` says ok."""
+def _connect(path: Path | None, readonly: bool = False, wal: bool = False) -> sqlite3.Connection:
+    """A checked connection: the schema exists and ``PRAGMA quick_check`` says ok; ``wal``
+    for a file several local processes share (readers never block the writer)."""
     try:
         if readonly:  # immutable: no locks and no shared memory, safe on any file system
             db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, timeout=60)
@@ -92,6 +92,8 @@ def _connect(path: Path | None, readonly: bool = False) -> sqlite3.Connection:
         verdict = db.execute("PRAGMA quick_check").fetchone()[0]
         if verdict != "ok":
             raise sqlite3.DatabaseError(f"integrity check: {verdict}")
+        if wal:
+            db.execute("PRAGMA journal_mode=WAL")
         if not readonly:
             db.executescript(_SCHEMA)
         return db
@@ -121,12 +123,7 @@ class ScoreCache:
                 self._base = _connect(main, readonly=True)
             self._db = _connect(self.path)  # one writer per shard: the default journal
         else:
-            self._db = _connect(self.path)
-            self._guarded_execute("PRAGMA journal_mode=WAL")  # readers never block the writer
-
-    @_guarded
-    def _guarded_execute(self, sql: str) -> None:
-        self._db.execute(sql)
+            self._db = _connect(self.path, wal=True)
 
     @_guarded
     def register(self, description: Mapping[str, Any]) -> str:
@@ -183,7 +180,11 @@ class ScoreCache:
     @_guarded
     def count(self, context: str) -> int:
         """How many architectures have a score in ``context``."""
-        archs: set[str] = set()
+        if self._base is None:
+            return self._db.execute(
+                "SELECT COUNT(*) FROM scores WHERE context = ?", (context,)
+            ).fetchone()[0]
+        archs: set[str] = set()  # shard and main may hold the same arch: count it once
         for db in self._connections():
             rows = db.execute("SELECT arch FROM scores WHERE context = ?", (context,))
             archs.update(a for (a,) in rows)
@@ -216,9 +217,8 @@ def merge_shards(path: str | Path) -> dict[str, int]:
     path = Path(path)
     shards = sorted(shard_dir(path).glob("*.sqlite"))
     added = 0
-    main = _connect(path)
+    main = _connect(path, wal=True)
     try:
-        main.execute("PRAGMA journal_mode=WAL")
         for shard in shards:
             _connect(shard, readonly=True).close()  # a damaged shard fails here, by name
             before = main.total_changes

@@ -121,4 +121,5 @@ if not OmegaConf.has_resolver("esnas.search_group"):
 if not OmegaConf.has_resolver("esnas.project_root"):  # committed inputs, wherever you launch
     OmegaConf.register_new_resolver("esnas.project_root", lambda: str(config_dir().parent))
 if not OmegaConf.has_resolver("esnas.arch_at"):
-    OmegaConf.register_new_resolver("esnas.arch_at", arch_at)
+    # cached: every access to model.arch re-resolves, and the answer never changes in a run
+    OmegaConf.register_new_resolver("esnas.arch_at", arch_at, use_cache=True)
