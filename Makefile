@@ -172,3 +172,10 @@ bench-train: ## Train/inference img/s + peak memory: ESFormers vs mobilevit_xs, 
 .PHONY: compare-fmnist
 compare-fmnist: ## Same-recipe FMNIST-12k comparison, 3 seeds → experiments/results/fmnist_compare.md
 	HF_HUB_OFFLINE=1 $(BIN)/python experiments/fmnist_compare.py $(ARGS)
+
+.PHONY: esformer-bench-scores
+esformer-bench-scores: ## Every metric on the stand-in's 100 genomes, at 64 px/10 classes and 224 px/1000
+	$(BIN)/esnas-score experiment=esformer_bench_scores space.resolution=64 space.num_classes=10 \
+		logger=none output=experiments/results/esformer_bench_scores_64.csv $(ARGS)
+	$(BIN)/esnas-score experiment=esformer_bench_scores \
+		logger=none output=experiments/results/esformer_bench_scores_224.csv $(ARGS)

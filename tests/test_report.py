@@ -135,6 +135,29 @@ def test_rows_mode_writes_one_row_per_completed_job_with_its_command(tmp_path: P
     assert rows[0]["commit"] == "01234567" and list(rows[0])[-1] == "command"
 
 
+def test_rows_update_keeps_rows_no_job_reran_and_replaces_those_it_did(tmp_path: Path) -> None:
+    from esnas.report import write_rows
+
+    def job(i: int, seed: int, acc: float) -> None:
+        _job(tmp_path / "sweep", f"i{i}_s{seed}", [f"bench.index={i}", f"seed={seed}"],
+             **{"test/acc1": acc})  # fmt: skip
+
+    out = tmp_path / "bench.csv"
+    job(0, 0, 0.80), job(10, 0, 0.81)
+    assert write_rows([tmp_path / "sweep"], out, None) == 2
+    (tmp_path / "sweep").rename(tmp_path / "gone")  # the run folders do not survive
+    job(9, 0, 0.7), job(10, 0, 0.9)  # a new job, and a rerun of a stored row (overrides reordered)
+    (tmp_path / "sweep" / "i10_s0" / "summary.json").write_text(
+        (tmp_path / "sweep" / "i10_s0" / "summary.json")
+        .read_text()
+        .replace('["bench.index=10", "seed=0"]', '["seed=0", "bench.index=10"]')
+    )
+    assert write_rows([tmp_path / "sweep"], out, None, update=True) == 3
+    rows = list(csv.DictReader(out.open()))
+    assert [r["bench.index"] for r in rows] == ["0", "9", "10"]  # natural order, not 0, 10, 9
+    assert [float(r["test/acc1"]) for r in rows] == [0.80, 0.7, 0.9]
+
+
 def test_seed_agreement_gives_spread_seed_std_and_the_ceiling(tmp_path: Path) -> None:
     from esnas.report import seed_agreement
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import csv
 import json
 import math
-import shlex
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from esnas.utils.commands import command_key, rerun_command
 
 SUMMARY = "summary.json"
 DEFAULT_FIGURES = ("best_fitness", "best_params", "best_macs", "wall_time_s")
@@ -93,14 +94,26 @@ def load_jobs(roots: Sequence[str | Path]) -> list[Job]:
     return jobs
 
 
-def write_rows(roots: Sequence[str | Path], path: Path, figures: Sequence[str] | None) -> int:
+def read_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a ``write_rows`` CSV (``[]`` when the file does not exist)."""
+    if not path.exists():
+        return []
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def write_rows(
+    roots: Sequence[str | Path], path: Path, figures: Sequence[str] | None, update: bool = False
+) -> int:
     """One CSV row per completed job: its overrides, ``figures`` (default: all), commit, wall
     time and ``command``, the exact command line that reruns that job; returns the row count.
 
     Why rows and not a table of means: a ground-truth benchmark is the list of trained genomes
-    itself, and each row must say how to retrain it.
+    itself, and each row must say how to retrain it. With ``update`` the rows already in
+    ``path`` stay, except those a job under ``roots`` reran (same ``command``): the committed
+    file is the benchmark, run folders are scratch that need not outlive the machine.
     """
-    rows = []
+    rows: list[dict[str, Any]] = []
     for root in map(Path, roots):
         for summary in sorted(root.rglob(SUMMARY)):
             data = json.loads(summary.read_text())
@@ -114,11 +127,15 @@ def write_rows(roots: Sequence[str | Path], path: Path, figures: Sequence[str] |
                     **{k: v for k, v in figs.items() if figures is None or k in figures},
                     "commit": commit_label(data),
                     "wall_time_s": data.get("wall_time_s"),
-                    "command": shlex.join([f"esnas-{data.get('job_type', 'train')}", *overrides]),
+                    "command": rerun_command(data.get("job_type", "train"), overrides),
                 }
             )
     if not rows:
         raise ValueError(f"no completed {SUMMARY} under {', '.join(map(str, roots))}")
+    if update:
+        rerun = {command_key(r["command"]) for r in rows}
+        kept = [r for r in read_rows(path) if command_key(r.get("command", "")) not in rerun]
+        rows = sorted([*kept, *rows], key=lambda r: _natural_key(command_key(r["command"])))
     columns = list(dict.fromkeys(k for row in rows for k in row))
     columns = [c for c in columns if c not in ("commit", "wall_time_s", "command")]
     columns += ["commit", "wall_time_s", "command"]
@@ -129,6 +146,15 @@ def write_rows(roots: Sequence[str | Path], path: Path, figures: Sequence[str] |
         writer.writerows(rows)
     tmp.replace(path)
     return len(rows)
+
+
+def _natural_key(key: tuple[str, ...]) -> tuple:
+    """Orders ``name=value`` words by name, then numbers by value (``i=9`` before ``i=10``)."""
+    out = []
+    for word in key:
+        name, _, value = word.partition("=")
+        out.append((name, 0, float(value), "") if _is_number(value) else (name, 1, 0.0, value))
+    return tuple(out)
 
 
 def seed_agreement(path: Path, key: str, figure: str, replicate: str = "seed") -> dict[str, float]:

@@ -152,3 +152,34 @@ def test_every_metric_runs_on_a_transformer_block() -> None:
     out = score_model(TinyViT(), list(ALL), p)
     assert all(math.isfinite(v) and v > -1e30 for v in out.values()), out
     assert out["entropic"] > 0
+
+
+def test_block_hook_gives_one_term_per_residual_block_whatever_it_holds() -> None:
+    from torch import nn
+
+    from esnas.metrics.hooks import select_modules
+    from esnas.models.esformer import ESFormer, parse_arch
+
+    arch = "s16h32|32e4:ir3,pl3|64e3:se3,cx5|112e3:cx5,ka|192e3:cx7,sa"
+    model = ESFormer(parse_arch(arch), num_classes=10)
+    blocks = select_modules(model, ["block"])
+    kinds = [type(m).__name__ for _, m in blocks]
+    ir, cx, tr = "InvertedResidual", "ConvNeXtBlock", "TransformerBlock"
+    assert kinds == [ir, "PoolMixerBlock", ir, cx, cx, tr, cx, tr]
+    acts = select_modules(model, ["act"])
+    assert len(acts) > len(blocks)  # MBConv/SE hold 2-3 activations each, attention one
+
+    class Outer(nn.Module):  # a block nested in a block is not a term of its own
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = model.stages[0]
+
+    class WrapBlock(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = Outer()
+
+    inner = ["body.inner.blocks.0", "body.inner.blocks.1"]  # the model itself is never a term
+    assert [n for n, _ in select_modules(WrapBlock(), ["block"])] == inner
+    nest = nn.Sequential(WrapBlock())
+    assert [n for n, _ in select_modules(nest, ["block"])] == ["0"]

@@ -125,3 +125,20 @@ def test_short_commit_is_the_checkouts_hash_prefix(monkeypatch: pytest.MonkeyPat
     assert task_module.short_commit() == full[:7]
     monkeypatch.setattr(task_module, "git_info", lambda: {"commit": "unknown", "dirty": None})
     assert task_module.short_commit() == "unknown"
+
+
+def test_a_job_that_is_a_row_of_completed_rows_is_not_rerun(
+    run_config, recording_logger, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    rows = tmp_path / "bench.csv"
+    rows.write_text('bench.index,test/acc1,command\n3,0.81,"esnas-train seed=1 bench.index=3"\n')
+    cfg = run_config("score", [f"+completed_rows={rows}"])
+    ran: list[int] = []
+    monkeypatch.setattr(task_module, "_overrides", lambda: ["bench.index=3", "seed=1"])
+    figures = run_task(cfg, "train", lambda ctx: ran.append(1) or {"test/acc1": 0.5})
+    assert ran == [] and figures["test/acc1"] == 0.81  # the stored row, in any override order
+    monkeypatch.setattr(task_module, "_overrides", lambda: ["bench.index=4", "seed=1"])
+    assert run_task(cfg, "train", lambda ctx: ran.append(1) or {"test/acc1": 0.5}) == {
+        "test/acc1": 0.5
+    }
+    assert ran == [1]

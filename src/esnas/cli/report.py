@@ -28,7 +28,7 @@ from esnas.report import (
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="esnas-report", description=__doc__.splitlines()[0])
-    parser.add_argument("sweeps", nargs="+", help="multirun folders (or run folders)")
+    parser.add_argument("sweeps", nargs="*", help="multirun folders (or run folders)")
     parser.add_argument(
         "--figures",
         nargs="+",
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--replicate", default="seed", help="override averaged over (seed)")
     parser.add_argument("--out", help="output path without suffix (default: <first sweep>/report)")
-    parser.add_argument("--title", default="Sweep report")
+    parser.add_argument("--title", help="the markdown title (default: Sweep report)")
     parser.add_argument(
         "--protocol", help="text put under the title: the sweep's command and how it was run"
     )
@@ -47,15 +47,39 @@ def main(argv: list[str] | None = None) -> int:
         "reruns it) to this file instead of a table of means",
     )
     parser.add_argument(
+        "--update",
+        action="store_true",
+        help="with --rows: keep the file's rows that no job under the sweeps reran",
+    )
+    parser.add_argument(
         "--agreement",
         metavar="KEY[:FIGURE]",
         help="with --rows: spread of FIGURE (test/acc1) over KEY's items, its std between "
         "replicates and the replicates' Spearman rho (the ceiling of any proxy)",
     )
+    parser.add_argument(
+        "--correlate",
+        action="append",
+        metavar="SETTING=CSV[,CSV...]",
+        help="esnas-score CSVs (one per probe seed) of one setting, ranked against --truth; "
+        "repeat for more settings",
+    )
+    parser.add_argument("--truth", help="with --correlate: a --rows CSV of trained labels")
+    parser.add_argument("--key", default="model", help="--truth column joined to 'arch' (model)")
+    parser.add_argument("--figure", default="test/acc1", help="--truth label column (test/acc1)")
+    parser.add_argument(
+        "--combine", nargs="+", default=[], metavar="A+B", help="rank combinations of scores"
+    )
+    parser.add_argument("--trait", help="with --correlate: show each score's rho with this trait")
     args = parser.parse_args(argv)
+    command = shlex.join(["esnas-report", *(argv if argv is not None else sys.argv[1:])])
+    if args.correlate:
+        return _correlate(args, command)
+    if not args.sweeps:
+        parser.error("give sweep folders, or --correlate SETTING=CSV --truth ROWS.csv")
     if args.rows:
         try:
-            n = write_rows(args.sweeps, Path(args.rows), args.figures)
+            n = write_rows(args.sweeps, Path(args.rows), args.figures, args.update)
         except ValueError as err:
             print(f"esnas-report: error: {err}", file=sys.stderr)
             return 2
@@ -72,12 +96,45 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     out = Path(args.out) if args.out else Path(args.sweeps[0]) / "report"
     out.parent.mkdir(parents=True, exist_ok=True)
-    command = shlex.join(["esnas-report", *(argv if argv is not None else sys.argv[1:])])
-    write_markdown(table, out.with_suffix(".md"), args.title, command, args.protocol)
+    write_markdown(
+        table, out.with_suffix(".md"), args.title or "Sweep report", command, args.protocol
+    )
     write_csv(table, out.with_suffix(".csv"))
     plotted = plot(table, table.figures[0], out.with_suffix(".png"))
     print(out.with_suffix(".md").read_text())
     print(f"wrote {out}.md, {out}.csv" + (f", {out}.png" if plotted else ""))
+    return 0
+
+
+def _correlate(args: argparse.Namespace, command: str) -> int:
+    from esnas.correlation import write_report
+
+    try:
+        settings = {}
+        for item in args.correlate:
+            setting, sep, paths = item.partition("=")
+            if not sep or not paths:
+                raise ValueError(f"--correlate {item!r} is invalid; valid: SETTING=CSV[,CSV...]")
+            settings[setting] = [Path(p) for p in paths.split(",")]
+            missing = [str(p) for p in settings[setting] if not p.exists()]
+            if missing:
+                raise ValueError(f"--correlate {setting}: no file {', '.join(missing)}")
+        if not args.truth or not Path(args.truth).exists():
+            raise ValueError(
+                f"--truth {args.truth!r} is invalid; valid: an esnas-report --rows CSV"
+            )
+        out = Path(args.out or "correlation")
+        text = write_report(
+            settings, Path(args.truth), out, key=args.key, figure=args.figure,
+            replicate=args.replicate, combos=args.combine, trait=args.trait,
+            command=command, protocol=args.protocol,
+            **({"title": args.title} if args.title else {}),
+        )  # fmt: skip
+    except ValueError as err:
+        print(f"esnas-report: error: {err}", file=sys.stderr)
+        return 2
+    print(text)
+    print(f"wrote {out}.md, {out}.csv, {out}.png")
     return 0
 
 

@@ -156,7 +156,7 @@ def entropic(
             subtract its maximum log(elements), leaving −KL(q ‖ uniform) ≤ 0: how unevenly the
             layer spreads its signal, whatever its width — to decouple topology from size
             (use with ``log: false``; the total is not positive).
-        hook: module groups (``act``, ``norm``, ``attn``) or class names to hook.
+        hook: module groups (``act``, ``norm``, ``attn``, ``block``) or class names to hook.
         eps: variance floor of the gaussian estimator.
     """
     if aggregate_layers not in AGGREGATES:

@@ -56,24 +56,37 @@ NORMS = frozenset(
     ]
 )
 ATTENTION = frozenset(["MultiheadAttention", "Attention"])
-HOOK_GROUPS = {"act": ACTIVATIONS, "norm": NORMS, "attn": ATTENTION}
+# Residual blocks (ESFormer's four, timm's CNN/ViT blocks, NB201's cell): one term per block,
+# whatever number of activations it holds inside; class names ending in "Block" match too.
+BLOCKS = frozenset(["InvertedResidual", "DepthwiseSeparableConv", "Bottleneck", "BasicBlock"])
+HOOK_GROUPS = {"act": ACTIVATIONS, "norm": NORMS, "attn": ATTENTION, "block": BLOCKS}
+
+
+def _is_block(cls: type) -> bool:
+    return cls.__name__ in BLOCKS or cls.__name__.endswith("Block")
 
 
 def select_modules(model: nn.Module, hook: Sequence[str]) -> list[tuple[str, nn.Module]]:
     """Named modules whose class (or a base class) is named in ``hook``.
 
-    ``hook`` items are group names (``act``, ``norm``, ``attn``) or class names.
+    ``hook`` items are group names (``act``, ``norm``, ``attn``, ``block``) or class names.
+    ``block`` keeps the outermost block only: a block nested in a block is not a term of its own.
     """
     if isinstance(hook, str):
         hook = [hook]
     names: set[str] = set()
     for h in hook:
         names |= HOOK_GROUPS.get(h, {h})
-    return [
+    picked = [
         (name or type(m).__name__, m)
         for name, m in model.named_modules()
-        if m is not model and any(c.__name__ in names for c in type(m).__mro__)
+        if m is not model
+        and any(c.__name__ in names or ("block" in hook and _is_block(c)) for c in type(m).__mro__)
     ]
+    if "block" not in hook:
+        return picked
+    blocks = [n for n, m in picked if any(_is_block(c) for c in type(m).__mro__)]
+    return [(n, m) for n, m in picked if not any(n.startswith(b + ".") for b in blocks)]
 
 
 @contextmanager

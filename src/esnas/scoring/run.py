@@ -1,8 +1,9 @@
 """``esnas-score``: score architectures of a space and write one CSV row per architecture.
 
 Contract other tools rely on: columns ``arch`` (the space's canonical string), ``index``
-(enumerable spaces), ``cost_params`` and ``cost_macs`` (from the space), one column per
-metric label and ``<label>_seconds``. Rows come from the score cache when present, so an
+(enumerable spaces), ``cost_params`` and ``cost_macs`` (from the space), ``trait/<name>`` for the
+space's structural traits (ESFormer: attention blocks, blocks), one column per metric label and
+``<label>_seconds``. Rows come from the score cache when present, so an
 interrupted run rerun with the same settings only scores what is missing.
 """
 
@@ -123,7 +124,9 @@ def score_task(ctx: RunContext) -> dict[str, Any]:
             row: dict[str, Any] = {"arch": arch}
             if space.num_archs is not None:
                 row["index"] = space.index_of(genome)
-            row.update(cost_params=cost.params, cost_macs=cost.macs, **scores)
+            row.update(cost_params=cost.params, cost_macs=cost.macs)
+            row.update({f"trait/{k}": v for k, v in space.traits(genome).items()})
+            row.update(scores)
             seconds = scorer.seconds(arch)
             row["build_seconds"] = seconds.get(BUILD_LABEL, 0.0)
             row.update({f"{label}_seconds": seconds[label] for label in scorer.labels})

@@ -101,9 +101,9 @@ def search_group(arch_file: str | None, default: str) -> str:
     return str(group) if group else default
 
 
-def arch_at(csv_file: str, index: int) -> str:
-    """The ``arch`` of row ``index`` (0-based) of a CSV such as ``esnas-score``'s output, so a
-    multirun over ``index`` trains a fixed, committed list of genomes."""
+def archs_of(csv_file: str, count: int | None = None) -> list[str]:
+    """The ``arch`` column of a CSV such as ``esnas-score``'s output, its first ``count`` rows
+    when given (``sample.archs`` of a scoring run over a committed genome list)."""
     import csv
 
     try:
@@ -111,6 +111,13 @@ def arch_at(csv_file: str, index: int) -> str:
             archs = [row["arch"] for row in csv.DictReader(f)]
     except (OSError, KeyError) as err:
         raise ValueError(f"{csv_file!r} is not a CSV with an 'arch' column ({err})") from None
+    return archs if count is None else archs[: int(count)]
+
+
+def arch_at(csv_file: str, index: int) -> str:
+    """The ``arch`` of row ``index`` (0-based) of a CSV such as ``esnas-score``'s output, so a
+    multirun over ``index`` trains a fixed, committed list of genomes."""
+    archs = archs_of(csv_file)
     if not isinstance(index, int) or not 0 <= index < len(archs):
         raise ValueError(f"index {index!r} is invalid for {csv_file}; valid: 0..{len(archs) - 1}")
     return archs[index]
@@ -123,3 +130,5 @@ if not OmegaConf.has_resolver("esnas.project_root"):  # committed inputs, wherev
 if not OmegaConf.has_resolver("esnas.arch_at"):
     # cached: every access to model.arch re-resolves, and the answer never changes in a run
     OmegaConf.register_new_resolver("esnas.arch_at", arch_at, use_cache=True)
+if not OmegaConf.has_resolver("esnas.archs_of"):
+    OmegaConf.register_new_resolver("esnas.archs_of", archs_of, use_cache=True)

@@ -23,6 +23,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from esnas.utils.commands import command_key, rerun_command
 from esnas.utils.config import config_hash
 from esnas.utils.console import get_logger
 from esnas.utils.loggers import NullRunLogger, RunLogger
@@ -112,6 +113,33 @@ def completed_figures(out: Path, cfg: DictConfig) -> dict[str, Any] | None:
     return dict(summary.get("figures") or {})
 
 
+def completed_row(cfg: DictConfig, job_type: str) -> dict[str, Any] | None:
+    """The numeric figures of this job's row in ``cfg.completed_rows`` (an ``esnas-report
+    --rows`` CSV), if that file holds a row with the same command; else ``None``.
+
+    Why: a committed benchmark outlives its run folders, so a rerun on a fresh clone must
+    still train only the rows it lacks.
+    """
+    path = cfg.get("completed_rows")
+    if not path or not Path(path).exists():
+        return None
+    import csv
+
+    key = command_key(rerun_command(job_type, _overrides()))
+    with Path(path).open(newline="") as f:
+        for row in csv.DictReader(f):
+            if command_key(row.get("command") or "") == key:
+                return {k: _number(v) for k, v in row.items() if k != "command"}
+    return None
+
+
+def _number(value: str) -> Any:
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
 def run_task(
     cfg: DictConfig, job_type: str, fn: Callable[[RunContext], Mapping[str, Any] | None]
 ) -> dict[str, Any]:
@@ -126,6 +154,10 @@ def run_task(
     done = completed_figures(out, cfg) if cfg.get("skip_completed") else None
     if done is not None:  # a rerun of a sweep trains only what is missing
         log.info("%s already completed with this config; skipping (skip_completed=true)", out)
+        return done
+    done = completed_row(cfg, job_type)
+    if done is not None:
+        log.info("%s is a row of %s; skipping (completed_rows)", out.name, cfg.completed_rows)
         return done
     summary: dict[str, Any] = {
         "task": cfg.get("task_name", job_type),

@@ -1,0 +1,255 @@
+"""How well training-free scores rank a trained ground truth (a ``write_rows`` CSV).
+
+Why its own module: the NB201 tables compare scores with a benchmark's published accuracies;
+the ESFormer stand-in has no benchmark but the rows we trained ourselves, with a seed-to-seed
+ceiling of its own. This joins ``esnas-score`` CSVs (one per setting and probe seed) with
+those rows by canonical arch string and reports Spearman rho / Kendall tau per score column,
+per rank combination of columns, and per structural trait (``trait/<name>``), so a metric's
+bias toward a trait (e.g. against attention blocks) shows beside how the labels depend on it.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import statistics
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from esnas.search.fitness import COMBINERS, FLOOR
+
+NOT_SCORES = ("arch", "index", "build_seconds")
+
+
+@dataclass
+class Correlation:
+    """One score's agreement with the labels in one setting, over probe seeds."""
+
+    rho: list[float] = field(default_factory=list)
+    tau: list[float] = field(default_factory=list)
+    trait_rho: dict[str, list[float]] = field(default_factory=dict)
+    n: int = 0
+
+    @staticmethod
+    def cell(values: list[float]) -> str:
+        if not values:
+            return "–"
+        if len(values) == 1:
+            return f"{values[0]:.3f}"
+        return f"{statistics.fmean(values):.3f} ± {statistics.stdev(values):.3f}"
+
+
+def labels_of(truth: Path, key: str, figure: str, replicate: str = "seed") -> dict[str, float]:
+    """``{key value: figure}`` from the lowest replicate of each item (seed 0), the labels the
+    seed-to-seed ceiling is measured on."""
+    with truth.open(newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r.get(figure) not in (None, "")]
+    if not rows or key not in rows[0]:
+        raise ValueError(f"{truth} needs columns {key!r} and {figure!r}")
+    best: dict[str, tuple[float, float]] = {}
+    for r in rows:
+        rep = float(r.get(replicate) or 0)
+        if r[key] not in best or rep < best[r[key]][0]:
+            best[r[key]] = (rep, float(r[figure]))
+    return {k: v for k, (_, v) in best.items()}
+
+
+def _columns(path: Path) -> dict[str, dict[str, float]]:
+    """Score columns of an ``esnas-score`` CSV: ``{column: {arch: value}}``."""
+    with path.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows or "arch" not in rows[0]:
+        raise ValueError(f"{path} is not an esnas-score CSV (no 'arch' column)")
+    names = [c for c in rows[0] if c not in NOT_SCORES and not c.endswith("_seconds")]
+    return {c: {r["arch"]: float(r[c]) for r in rows if r[c] not in ("", None)} for c in names}
+
+
+def _valid(v: float) -> bool:
+    return math.isfinite(v) and v > FLOOR
+
+
+def _rank_combination(columns: Sequence[dict[str, float]], combine: str) -> dict[str, float]:
+    archs = sorted(set.intersection(*(set(c) for c in columns)))
+    values = COMBINERS.get(combine)([[c[a] for a in archs] for c in columns])
+    return dict(zip(archs, values, strict=True))
+
+
+def correlations(
+    settings: Mapping[str, Sequence[Path]],
+    labels: Mapping[str, float],
+    combos: Sequence[str] = (),
+    combine: str = "rank",
+) -> dict[str, dict[str, Correlation]]:
+    """``{score: {setting: Correlation}}`` over every score column, every ``a+b`` combo and
+    every trait column of the settings' CSVs (each CSV one probe seed)."""
+    from scipy.stats import ConstantInputWarning
+
+    out: dict[str, dict[str, Correlation]] = {}
+    with warnings.catch_warnings():  # a constant column gives NaN, dropped below
+        warnings.simplefilter("ignore", ConstantInputWarning)
+        _fill(out, settings, labels, combos, combine)
+    for corr in (c for row in out.values() for c in row.values()):
+        corr.rho = [v for v in corr.rho if math.isfinite(v)]
+        corr.tau = [v for v in corr.tau if math.isfinite(v)]
+    return out
+
+
+def _fill(
+    out: dict[str, dict[str, Correlation]],
+    settings: Mapping[str, Sequence[Path]],
+    labels: Mapping[str, float],
+    combos: Sequence[str],
+    combine: str,
+) -> None:
+    from scipy.stats import kendalltau, spearmanr
+
+    for setting, paths in settings.items():
+        for path in paths:
+            columns = _columns(path)
+            for combo in combos:
+                parts = combo.split("+")
+                if all(p in columns for p in parts):
+                    columns[combo] = _rank_combination([columns[p] for p in parts], combine)
+            traits = {c: v for c, v in columns.items() if c.startswith("trait/")}
+            for name, col in columns.items():
+                archs = [a for a in col if a in labels and _valid(col[a])]
+                if len(archs) < 3:
+                    continue
+                xs, ys = [col[a] for a in archs], [labels[a] for a in archs]
+                corr = out.setdefault(name, {}).setdefault(setting, Correlation())
+                corr.rho.append(float(spearmanr(xs, ys).statistic))
+                corr.tau.append(float(kendalltau(xs, ys).statistic))
+                corr.n = len(archs)
+                for trait, tcol in traits.items():
+                    rho = spearmanr(xs, [tcol[a] for a in archs]).statistic
+                    corr.trait_rho.setdefault(trait, []).append(float(rho))
+
+
+def markdown_table(
+    table: Mapping[str, Mapping[str, Correlation]], settings: Sequence[str], trait: str | None
+) -> list[str]:
+    """Rows = scores (best first by the first setting's rho), columns = rho / tau per setting
+    and, with ``trait``, each score's rho with that trait."""
+    head = ["score"]
+    for s in settings:
+        head += [f"ρ {s}", f"τ {s}"] + ([f"ρ with {trait} ({s})"] if trait else [])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def order(name: str) -> float:
+        rho = table[name].get(settings[0], Correlation()).rho
+        return -statistics.fmean(rho) if rho else math.inf
+
+    for name in sorted(table, key=order):
+        cells = [f"`{name}`"]
+        for s in settings:
+            c = table[name].get(s, Correlation())
+            cells += [Correlation.cell(c.rho), Correlation.cell(c.tau)]
+            if trait:
+                cells.append(Correlation.cell(c.trait_rho.get(f"trait/{trait}", [])))
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def plot_correlations(
+    table: Mapping[str, Mapping[str, Correlation]],
+    settings: Sequence[str],
+    ceiling: float | None,
+    path: Path,
+) -> None:
+    """Horizontal bars of each score's rho per setting, the seed-to-seed ceiling as a line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [n for n in table if not n.startswith("trait/")]
+    names.sort(key=lambda n: statistics.fmean(table[n].get(settings[0], Correlation()).rho or [0]))
+    fig, ax = plt.subplots(figsize=(7, 0.28 * len(names) * len(settings) + 1.5))
+    height = 0.8 / len(settings)
+    for j, s in enumerate(settings):
+        rhos = [table[n].get(s, Correlation()).rho or [0.0] for n in names]
+        means = [statistics.fmean(r) for r in rhos]
+        errs = [statistics.stdev(r) if len(r) > 1 else 0.0 for r in rhos]
+        ys = [i + j * height for i in range(len(names))]
+        ax.barh(ys, means, height=height, xerr=errs, label=s)
+    if ceiling is not None:
+        ax.axvline(ceiling, color="k", ls="--", lw=1, label=f"seed-to-seed ceiling {ceiling:.2f}")
+    ax.axvline(0, color="grey", lw=0.5)
+    ax.set_yticks([i + 0.4 - height / 2 for i in range(len(names))], names, fontsize=7)
+    ax.set_xlabel("Spearman ρ with trained test top-1")
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def write_report(
+    settings: Mapping[str, Sequence[Path]],
+    truth: Path,
+    out: Path,
+    *,
+    key: str = "model",
+    figure: str = "test/acc1",
+    replicate: str = "seed",
+    combos: Sequence[str] = (),
+    trait: str | None = None,
+    title: str = "Training-free scores against a trained ground truth",
+    command: str = "",
+    protocol: str | None = None,
+) -> str:
+    """Writes ``<out>.md`` (table, ceiling, protocol, command), ``<out>.csv`` and ``<out>.png``;
+    returns the markdown."""
+    from esnas.report import seed_agreement
+
+    labels = labels_of(truth, key, figure, replicate)
+    table = correlations(settings, labels, combos)
+    if not table:
+        raise ValueError(f"no score column shares >= 3 archs with {truth}'s {key!r} column")
+    agreement = seed_agreement(truth, key, figure, replicate)
+    ceiling = agreement.get("seed_rho")
+    names = list(settings)
+    seeds = {s: len(p) for s, p in settings.items()}
+    lines = [f"# {title}", ""]
+    if protocol:
+        lines += [protocol, ""]
+    lines += [
+        f"Labels: `{figure}` of {len(labels)} genomes in `{truth.name}` (lowest `{replicate}` "
+        f"of each). Ceiling: the seed-to-seed Spearman ρ of those labels over "
+        f"{agreement['pairs']} genomes trained twice = **{ceiling:.3f}**"
+        if ceiling is not None
+        else f"Labels: `{figure}` of {len(labels)} genomes (no seed pairs: no ceiling).",
+        "",
+        "Probe seeds per setting: "
+        + ", ".join(f"{s}: {n}" for s, n in seeds.items())
+        + " (a cell with ± is the mean ± std over them). "
+        + (f"Combinations (`a+b`) use the `{'rank'}` aggregator. " if combos else "")
+        + (f"`ρ with {trait}`: each score's Spearman ρ with the trait; the `trait/{trait}` row's "
+           "own ρ is how the labels depend on it." if trait else ""),
+        "",
+        *markdown_table(table, names, trait),
+        "",
+        f"Command: `{command}`" if command else "",
+    ]  # fmt: skip
+    text = "\n".join(lines).rstrip() + "\n"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.md.tmp")
+    tmp.write_text(text)
+    tmp.replace(out.with_suffix(".md"))
+    with out.with_name(f".{out.name}.csv.tmp").open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["score", "setting", "n", "rho_mean", "rho_std", "tau_mean", "seeds"])
+        for name, row in table.items():
+            for s, c in row.items():
+                std = statistics.stdev(c.rho) if len(c.rho) > 1 else 0.0
+                rho = statistics.fmean(c.rho) if c.rho else math.nan
+                tau = statistics.fmean(c.tau) if c.tau else math.nan
+                writer.writerow(
+                    [name, s, c.n, f"{rho:.4f}", f"{std:.4f}", f"{tau:.4f}", len(c.rho)]
+                )
+    out.with_name(f".{out.name}.csv.tmp").replace(out.with_suffix(".csv"))
+    plot_correlations(table, names, ceiling, out.with_suffix(".png"))
+    return text

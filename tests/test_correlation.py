@@ -1,0 +1,79 @@
+"""``esnas-report --correlate``: score CSVs ranked against a trained rows CSV."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from esnas.cli.report import main as report_main
+from esnas.correlation import correlations, labels_of
+
+
+def _truth(path: Path) -> Path:
+    rows = ["model,seed,test/acc1"]
+    rows += [f"a{i},0,{0.70 + i / 100}" for i in range(6)]
+    rows += [f"a{i},1,{0.71 + i / 100 - (0.02 if i == 2 else 0)}" for i in range(4)]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def _scores(path: Path, flip: bool = False) -> Path:
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["arch", "cost_params", "trait/attention_blocks", "good", "bad", "good_seconds"])
+        for i in range(6):
+            w.writerow([f"a{i}", 100 - i, i % 2, -i if flip else i, -i, 0.1])
+        w.writerow(["unlabelled", 1, 0, 99, 99, 0.1])  # not in the truth: left out
+    return path
+
+
+def test_labels_take_the_lowest_seed(tmp_path: Path) -> None:
+    labels = labels_of(_truth(tmp_path / "t.csv"), "model", "test/acc1")
+    assert labels["a2"] == pytest.approx(0.72) and len(labels) == 6
+
+
+def test_rho_tau_per_score_combo_and_trait_over_probe_seeds(tmp_path: Path) -> None:
+    labels = labels_of(_truth(tmp_path / "t.csv"), "model", "test/acc1")
+    settings = {"64px": [_scores(tmp_path / "s0.csv"), _scores(tmp_path / "s1.csv", flip=True)]}
+    table = correlations(settings, labels, combos=["good+bad", "good+cost_params"])
+    assert table["bad"]["64px"].rho == pytest.approx([-1.0, -1.0])
+    assert table["good"]["64px"].rho == pytest.approx([1.0, -1.0])  # the second seed flipped it
+    assert table["good"]["64px"].n == 6 and "good_seconds" not in table
+    assert table["cost_params"]["64px"].tau == pytest.approx([-1.0, -1.0])
+    assert table["good+bad"]["64px"].rho[0] == pytest.approx(0.0, abs=1e-9)  # ranks cancel
+    trait = table["bad"]["64px"].trait_rho["trait/attention_blocks"][0]
+    assert -1 < trait < 0  # odd genomes (attention) score... nothing exact, but not unrelated
+
+
+def test_cli_writes_table_with_ceiling_csv_and_plot(tmp_path: Path) -> None:
+    truth, s0 = _truth(tmp_path / "t.csv"), _scores(tmp_path / "s0.csv")
+    out = tmp_path / "res" / "corr"
+    argv = ["--correlate", f"64 px={s0}", "--correlate", f"224 px={s0}", "--truth", str(truth),
+            "--combine", "good+bad", "--trait", "attention_blocks", "--out", str(out)]  # fmt: skip
+    assert report_main(argv) == 0
+    md = out.with_suffix(".md").read_text()
+    assert "Ceiling" in md and "over 4 genomes trained twice" in md
+    assert md.startswith("# Training-free scores against a trained ground truth")
+    assert "| `good` | 1.000 | 1.000 | " in md and "ρ with attention_blocks (224 px)" in md
+    assert md.index("`good`") < md.index("`bad`")  # best first
+    assert out.with_suffix(".png").stat().st_size > 0 and out.with_suffix(".csv").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--correlate", "nosep", "--truth", "t.csv"], "valid: SETTING=CSV"),
+        (["--correlate", "x=missing.csv", "--truth", "t.csv"], "no file missing.csv"),
+        (["--correlate", "x=s0.csv", "--truth", "nope.csv"], "valid: an esnas-report --rows CSV"),
+    ],
+)
+def test_bad_input_is_one_line(
+    tmp_path: Path, monkeypatch, capsys, argv: list[str], message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _truth(tmp_path / "t.csv"), _scores(tmp_path / "s0.csv")
+    assert report_main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
