@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 import statistics
 import warnings
 from collections.abc import Mapping, Sequence
@@ -53,7 +54,12 @@ def labels_of(truth: Path, key: str, figure: str, replicate: str = "seed") -> di
         rep = float(r.get(replicate) or 0)
         if r[key] not in best or rep < best[r[key]][0]:
             best[r[key]] = (rep, float(r[figure]))
-    return {k: v for k, (_, v) in best.items()}
+    return {_arch(k): v for k, (_, v) in best.items()}
+
+
+def _arch(model: str) -> str:
+    """``esformer:<arch>`` (a trained model's name) -> ``<arch>`` (the space's string)."""
+    return re.sub(r"^[a-z][a-z0-9_]*:", "", model)
 
 
 def _columns(path: Path) -> dict[str, dict[str, float]]:

@@ -101,23 +101,23 @@ def search_group(arch_file: str | None, default: str) -> str:
     return str(group) if group else default
 
 
-def archs_of(csv_file: str, count: int | None = None) -> list[str]:
-    """The ``arch`` column of a CSV such as ``esnas-score``'s output, its first ``count`` rows
-    when given (``sample.archs`` of a scoring run over a committed genome list)."""
+def archs_of(csv_file: str, count: int | None = None, column: str = "arch") -> list[str]:
+    """The ``arch`` column of a CSV such as ``esnas-score``'s output (or ``column``, e.g. the
+    ``best_arch`` of a search sweep's rows), its first ``count`` rows when given."""
     import csv
 
     try:
         with open(csv_file, newline="") as f:
-            archs = [row["arch"] for row in csv.DictReader(f)]
+            archs = [row[column] for row in csv.DictReader(f)]
     except (OSError, KeyError) as err:
-        raise ValueError(f"{csv_file!r} is not a CSV with an 'arch' column ({err})") from None
+        raise ValueError(f"{csv_file!r} is not a CSV with a {column!r} column ({err})") from None
     return archs if count is None else archs[: int(count)]
 
 
-def arch_at(csv_file: str, index: int) -> str:
-    """The ``arch`` of row ``index`` (0-based) of a CSV such as ``esnas-score``'s output, so a
-    multirun over ``index`` trains a fixed, committed list of genomes."""
-    archs = archs_of(csv_file)
+def arch_at(csv_file: str, index: int, column: str = "arch") -> str:
+    """The ``arch`` (or ``column``) of row ``index`` (0-based) of a CSV such as ``esnas-score``'s
+    output, so a multirun over ``index`` trains a fixed, committed list of genomes."""
+    archs = archs_of(csv_file, None, column)
     if not isinstance(index, int) or not 0 <= index < len(archs):
         raise ValueError(f"index {index!r} is invalid for {csv_file}; valid: 0..{len(archs) - 1}")
     return archs[index]
