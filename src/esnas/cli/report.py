@@ -71,10 +71,21 @@ def main(argv: list[str] | None = None) -> int:
         "--combine", nargs="+", default=[], metavar="A+B", help="rank combinations of scores"
     )
     parser.add_argument("--trait", help="with --correlate: show each score's rho with this trait")
+    parser.add_argument(
+        "--validate",
+        metavar="ANSWERS.csv",
+        help="a search sweep's --rows (best_arch per strategy x seed); with --trained (the "
+        "answers' trainings), --truth (random genomes' labels) and --group (strategy column)",
+    )
+    parser.add_argument("--trained", help="with --validate: --rows of the answers' trainings")
+    parser.add_argument("--group", help="with --validate: the answers' strategy column")
+    parser.add_argument("--baselines", help="with --validate: --rows of named models' trainings")
     args = parser.parse_args(argv)
     command = shlex.join(["esnas-report", *(argv if argv is not None else sys.argv[1:])])
     if args.correlate:
         return _correlate(args, command)
+    if args.validate:
+        return _validate(args, command)
     if not args.sweeps:
         parser.error("give sweep folders, or --correlate SETTING=CSV --truth ROWS.csv")
     if args.rows:
@@ -135,6 +146,32 @@ def _correlate(args: argparse.Namespace, command: str) -> int:
         return 2
     print(text)
     print(f"wrote {out}.md, {out}.csv, {out}.png")
+    return 0
+
+
+def _validate(args: argparse.Namespace, command: str) -> int:
+    from esnas.validation import write_report
+
+    try:
+        named = {"--validate": args.validate, "--trained": args.trained, "--truth": args.truth}
+        named |= {"--baselines": args.baselines} if args.baselines else {}
+        for flag, path in named.items():
+            if not path or not Path(path).exists():
+                raise ValueError(f"{flag} {path!r} is invalid; valid: an esnas-report --rows CSV")
+        if not args.group:
+            raise ValueError("--validate needs --group, the answers' strategy column")
+        out = Path(args.out or "validation")
+        text = write_report(
+            Path(args.validate), Path(args.trained), Path(args.truth), out, group=args.group,
+            baselines=Path(args.baselines) if args.baselines else None, figure=args.figure,
+            command=command, protocol=args.protocol,
+            **({"title": args.title} if args.title else {}),
+        )  # fmt: skip
+    except ValueError as err:
+        print(f"esnas-report: error: {err}", file=sys.stderr)
+        return 2
+    print(text)
+    print(f"wrote {out}.md")
     return 0
 
 
