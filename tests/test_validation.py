@@ -51,8 +51,10 @@ def test_strategies_get_every_training_and_seed0_percentiles(tmp_path: Path) -> 
 def test_cli_writes_the_table_with_baselines(tmp_path: Path) -> None:
     answers, trained, bench, base = _files(tmp_path)
     out = tmp_path / "v"
+    # fmt: off
     argv = ["--validate", str(answers), "--trained", str(trained), "--truth", str(bench),
-            "--group", "+esformer_strategy", "--baselines", str(base), "--out", str(out)]  # fmt: skip
+            "--group", "+esformer_strategy", "--baselines", str(base), "--out", str(out)]
+    # fmt: on
     assert report_main(argv) == 0
     md = out.with_suffix(".md").read_text()
     assert "| cyclic | 2 | 3 | 88.0 ± 2.0 | 82 ± 25 |" in md
