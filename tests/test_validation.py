@@ -28,9 +28,7 @@ def _files(tmp: Path) -> tuple[Path, Path, Path, Path]:
         "esformer:C,0,0.80\n"
     )
     bench = tmp / "bench.csv"
-    bench.write_text(
-        "model,seed,test/acc1\n" + "".join(f"r{i},0,0.8{i}\n" for i in range(10))
-    )
+    bench.write_text("model,seed,test/acc1\n" + "".join(f"r{i},0,0.8{i}\n" for i in range(10)))
     base = tmp / "base.csv"
     base.write_text("model,seed,test/acc1\nmobilevit_xxs,0,0.83\nmobilevit_xxs,1,0.84\n")
     return answers, trained, bench, base
