@@ -173,9 +173,59 @@ bench-train: ## Train/inference img/s + peak memory: ESFormers vs mobilevit_xs, 
 compare-fmnist: ## Same-recipe FMNIST-12k comparison, 3 seeds → experiments/results/fmnist_compare.md
 	HF_HUB_OFFLINE=1 $(BIN)/python experiments/fmnist_compare.py $(ARGS)
 
+BENCH_ROWS = experiments/results/esformer_bench_fmnist.csv
+TRAIN_FIGURES = model params macs macs_224 epochs fit_time_s val/acc1_best test/acc1
+
+.PHONY: esformer-bench-table
+esformer-bench-table: ## Collect the stand-in trainings into esformer_bench_fmnist.csv (keeps committed rows)
+	$(BIN)/esnas-report logs/esformer_bench_fmnist --rows $(BENCH_ROWS) --update \
+		--figures $(TRAIN_FIGURES) --agreement bench.index:test/acc1
+
 .PHONY: esformer-bench-scores
-esformer-bench-scores: ## Every metric on the stand-in's 100 genomes, at 64 px/10 classes and 224 px/1000
-	$(BIN)/esnas-score experiment=esformer_bench_scores space.resolution=64 space.num_classes=10 \
-		logger=none output=experiments/results/esformer_bench_scores_64.csv $(ARGS)
+esformer-bench-scores: ## Every metric on the stand-in's 100 genomes: 64 px/10 classes (3 probe seeds), 224 px/1000
+	for s in 0 1 2; do $(BIN)/esnas-score experiment=esformer_bench_scores space.resolution=64 \
+		space.num_classes=10 seed=$$s logger=none \
+		output=experiments/results/esformer_bench_scores_64$$( [ $$s = 0 ] || echo _s$$s ).csv $(ARGS) \
+		|| exit 1; done
 	$(BIN)/esnas-score experiment=esformer_bench_scores \
 		logger=none output=experiments/results/esformer_bench_scores_224.csv $(ARGS)
+
+SCORES = experiments/results/esformer_bench_scores
+.PHONY: esformer-bench-correlation
+esformer-bench-correlation: ## esformer_bench_correlation.{md,csv,png} from the committed scores and rows
+	$(BIN)/esnas-report --truth $(BENCH_ROWS) --trait attention_blocks \
+		--correlate "64 px, 10 classes=$(SCORES)_64.csv,$(SCORES)_64_s1.csv,$(SCORES)_64_s2.csv" \
+		--correlate "224 px, 1000 classes=$(SCORES)_224.csv" \
+		--combine entropic+logsynflow entropic/gaussian+logsynflow entropic/block+logsynflow \
+		entropic/gaussian+cost_macs entropic/gaussian+trait/blocks \
+		--title "ESFormer stand-in: training-free scores against trained accuracy" \
+		--protocol "$$(cat experiments/protocols/esformer_bench_correlation.md)" \
+		--out experiments/results/esformer_bench_correlation
+
+VALIDATION = experiments/results/esformer_search_validation
+.PHONY: esformer-search-validation
+esformer-search-validation: ## 4 strategies x 3 seeds searched, answers trained x 2 seeds, baselines, table
+	$(BIN)/esnas-search -m experiment=esformer_search_validation $(ARGS)
+	$(BIN)/esnas-report logs/esformer_search_validation --rows $(VALIDATION)_answers.csv --update \
+		--figures best_arch best_params best_macs best_entropic best_logsynflow \
+		best_attention_blocks best_blocks
+	$(BIN)/esnas-train -m experiment=esformer_validation_train launcher=joblib \
+		validation.strategy=cyclic,combined,freerea,random validation.search_seed=0,1,2 \
+		seed=0,1 trainer.enable_progress_bar=false
+	$(BIN)/esnas-report logs/esformer_validation_train --rows $(VALIDATION)_train.csv --update \
+		--figures $(TRAIN_FIGURES)
+	$(BIN)/esnas-train -m experiment=esformer_baselines_fmnist launcher=joblib \
+		model.name=esformer_xxs,mobilevit_xxs,edgenext_xx_small seed=0,1 \
+		trainer.enable_progress_bar=false
+	$(BIN)/esnas-report logs/esformer_baselines_fmnist \
+		--rows experiments/results/esformer_baselines_fmnist.csv --update --figures $(TRAIN_FIGURES)
+	$(MAKE) esformer-validation-table
+
+.PHONY: esformer-validation-table
+esformer-validation-table: ## esformer_search_validation.md from the committed rows
+	$(BIN)/esnas-report --validate $(VALIDATION)_answers.csv --trained $(VALIDATION)_train.csv \
+		--truth $(BENCH_ROWS) --group esformer_strategy \
+		$$( [ -f experiments/results/esformer_baselines_fmnist.csv ] && \
+		echo --baselines experiments/results/esformer_baselines_fmnist.csv ) \
+		--title "ESFormer search validated by training (xxs budget, stand-in recipe)" \
+		--protocol "$$(cat experiments/protocols/esformer_search_validation.md)" --out $(VALIDATION)

@@ -19,7 +19,7 @@ def test_percentile_counts_ties_half() -> None:
 def _files(tmp: Path) -> tuple[Path, Path, Path, Path]:
     answers = tmp / "answers.csv"
     answers.write_text(
-        "+esformer_strategy,seed,best_arch,best_params,best_macs,best_attention_blocks,command\n"
+        "esformer_strategy,seed,best_arch,best_params,best_macs,best_attention_blocks,command\n"
         "cyclic,0,A,1e6,2e8,1,x\ncyclic,1,B,1.2e6,2.5e8,0,x\nrandom,0,C,9e5,2e8,2,x\n"
     )
     trained = tmp / "trained.csv"
@@ -36,7 +36,7 @@ def _files(tmp: Path) -> tuple[Path, Path, Path, Path]:
 
 def test_strategies_get_every_training_and_seed0_percentiles(tmp_path: Path) -> None:
     answers, trained, bench, _ = _files(tmp_path)
-    results, ref = validate(answers, trained, bench, "+esformer_strategy")
+    results, ref = validate(answers, trained, bench, "esformer_strategy")
     cyclic, rand = results
     assert cyclic.name == "cyclic" and cyclic.searches == 2
     assert sorted(cyclic.accuracies) == [0.86, 0.88, 0.90]
@@ -51,7 +51,7 @@ def test_cli_writes_the_table_with_baselines(tmp_path: Path) -> None:
     out = tmp_path / "v"
     # fmt: off
     argv = ["--validate", str(answers), "--trained", str(trained), "--truth", str(bench),
-            "--group", "+esformer_strategy", "--baselines", str(base), "--out", str(out)]
+            "--group", "esformer_strategy", "--baselines", str(base), "--out", str(out)]
     # fmt: on
     assert report_main(argv) == 0
     md = out.with_suffix(".md").read_text()

@@ -78,3 +78,19 @@ def test_every_entry_point_applies_torch_threads(run_config) -> None:
         assert '"torch_threads": 1' in summary
     finally:
         torch.set_num_threads(before)
+
+
+def test_committed_list_resolvers_pick_rows_by_position_column_or_keys(tmp_path) -> None:
+    from esnas.utils.config import arch_at, arch_where, archs_of
+
+    rows = tmp_path / "rows.csv"
+    rows.write_text("strategy,seed,arch,best_arch\ncyclic,0,a,A0\ncyclic,1,b,A1\nrandom,0,c,R0\n")
+    assert archs_of(str(rows)) == ["a", "b", "c"] and archs_of(str(rows), 2) == ["a", "b"]
+    assert arch_at(str(rows), 2) == "c" and arch_at(str(rows), 0, "best_arch") == "A0"
+    assert arch_where(str(rows), "best_arch", "strategy=random", "seed=0") == "R0"
+    with pytest.raises(ValueError, match="0 rows with strategy=random, seed=1"):
+        arch_where(str(rows), "best_arch", "strategy=random", "seed=1")
+    with pytest.raises(ValueError, match="valid: 0..2"):
+        arch_at(str(rows), 3)
+    with pytest.raises(ValueError, match="no_such"):
+        archs_of(str(rows), None, "no_such")

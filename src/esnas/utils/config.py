@@ -123,6 +123,25 @@ def arch_at(csv_file: str, index: int, column: str = "arch") -> str:
     return archs[index]
 
 
+def arch_where(csv_file: str, column: str, *conditions: str) -> str:
+    """``column`` of the one row of a CSV whose ``key=value`` ``conditions`` all hold, e.g. the
+    ``best_arch`` of strategy ``cyclic``, seed 0 in a search sweep's rows (a row's position
+    shifts as the sweep grows; its keys do not)."""
+    import csv
+
+    wanted = dict(str(c).partition("=")[::2] for c in conditions)
+    try:
+        with open(csv_file, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as err:
+        raise ValueError(f"{csv_file!r} is not readable ({err})") from None
+    hits = [r for r in rows if all(r.get(k) == v for k, v in wanted.items())]
+    if len(hits) != 1 or column not in hits[0]:
+        where = ", ".join(f"{k}={v}" for k, v in wanted.items())
+        raise ValueError(f"{csv_file} has {len(hits)} rows with {where} (valid: exactly one)")
+    return hits[0][column]
+
+
 if not OmegaConf.has_resolver("esnas.search_group"):
     OmegaConf.register_new_resolver("esnas.search_group", search_group)
 if not OmegaConf.has_resolver("esnas.project_root"):  # committed inputs, wherever you launch
@@ -130,5 +149,7 @@ if not OmegaConf.has_resolver("esnas.project_root"):  # committed inputs, wherev
 if not OmegaConf.has_resolver("esnas.arch_at"):
     # cached: every access to model.arch re-resolves, and the answer never changes in a run
     OmegaConf.register_new_resolver("esnas.arch_at", arch_at, use_cache=True)
+if not OmegaConf.has_resolver("esnas.arch_where"):
+    OmegaConf.register_new_resolver("esnas.arch_where", arch_where, use_cache=True)
 if not OmegaConf.has_resolver("esnas.archs_of"):
     OmegaConf.register_new_resolver("esnas.archs_of", archs_of, use_cache=True)
