@@ -199,7 +199,7 @@ esformer-bench-correlation: ## esformer_bench_correlation.{md,csv,png} from the 
 		--combine entropic+logsynflow entropic/gaussian+logsynflow entropic/block+logsynflow \
 		entropic/gaussian+cost_macs entropic/gaussian+trait/blocks \
 		--title "ESFormer stand-in: training-free scores against trained accuracy" \
-		--protocol "$$(cat experiments/protocols/esformer_bench_correlation.md)" \
+		--protocol @experiments/protocols/esformer_bench_correlation.md \
 		--out experiments/results/esformer_bench_correlation
 
 VALIDATION = experiments/results/esformer_search_validation
@@ -228,4 +228,4 @@ esformer-validation-table: ## esformer_search_validation.md from the committed r
 		$$( [ -f experiments/results/esformer_baselines_fmnist.csv ] && \
 		echo --baselines experiments/results/esformer_baselines_fmnist.csv ) \
 		--title "ESFormer search validated by training (xxs budget, stand-in recipe)" \
-		--protocol "$$(cat experiments/protocols/esformer_search_validation.md)" --out $(VALIDATION)
+		--protocol @experiments/protocols/esformer_search_validation.md --out $(VALIDATION)

@@ -77,3 +77,14 @@ def test_bad_input_is_one_line(
     assert report_main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_protocol_can_come_from_a_file(tmp_path: Path) -> None:
+    truth, s0 = _truth(tmp_path / "t.csv"), _scores(tmp_path / "s0.csv")
+    (tmp_path / "p.md").write_text("**Protocol.** noise batch of 8.\n")
+    out = tmp_path / "c"
+    argv = ["--correlate", f"x={s0}", "--truth", str(truth), "--out", str(out)]
+    assert report_main([*argv, "--protocol", f"@{tmp_path / 'p.md'}"]) == 0
+    md = out.with_suffix(".md").read_text()
+    assert "**Protocol.** noise batch of 8." in md and f"--protocol @{tmp_path / 'p.md'}" in md
+    assert report_main([*argv, "--protocol", "@missing.md"]) == 2

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from esnas.search.fitness import COMBINERS, FLOOR
+from esnas.utils.task import short_commit
 
 NOT_SCORES = ("arch", "index", "build_seconds")
 
@@ -193,6 +194,15 @@ def plot_correlations(
     tmp.replace(path)
 
 
+def _scoring_minutes(settings: Mapping[str, Sequence[Path]]) -> float:
+    total = 0.0
+    for path in (p for paths in settings.values() for p in paths):
+        with path.open(newline="") as f:
+            for row in csv.DictReader(f):
+                total += sum(float(v) for k, v in row.items() if k.endswith("seconds") and v)
+    return total / 60
+
+
 def write_report(
     settings: Mapping[str, Sequence[Path]],
     truth: Path,
@@ -237,6 +247,9 @@ def write_report(
            "own ρ is how the labels depend on it." if trait else ""),
         "",
         *markdown_table(table, names, trait),
+        "",
+        f"Scoring cost: {_scoring_minutes(settings):.0f} CPU-min (the score CSVs' `*_seconds`, "
+        f"one thread). Written at commit {short_commit()}.",
         "",
         f"Command: `{command}`" if command else "",
     ]  # fmt: skip

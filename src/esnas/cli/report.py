@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="output path without suffix (default: <first sweep>/report)")
     parser.add_argument("--title", help="the markdown title (default: Sweep report)")
     parser.add_argument(
-        "--protocol", help="text put under the title: the sweep's command and how it was run"
+        "--protocol",
+        help="text put under the title: the sweep's command and how it was run (@FILE: read it)",
     )
     parser.add_argument(
         "--rows",
@@ -82,6 +83,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baselines", help="with --validate: --rows of named models' trainings")
     args = parser.parse_args(argv)
     command = shlex.join(["esnas-report", *(argv if argv is not None else sys.argv[1:])])
+    if args.protocol and args.protocol.startswith("@"):
+        path = Path(args.protocol[1:])
+        if not path.is_file():
+            print(f"esnas-report: error: --protocol {args.protocol}: no such file", file=sys.stderr)
+            return 2
+        args.protocol = path.read_text().strip()
     if args.correlate:
         return _correlate(args, command)
     if args.validate:
