@@ -13,7 +13,7 @@ import esnas.models.esformer  # noqa: F401  (registers the timm entry points)
 from esnas.models.esformer import GENOMES, ESFormer, create_esformer, genome_dict
 from esnas.models.esformer_blocks import ALL_OPS, create_block, parse_op
 
-NAMES = ("esformer_xxs", "esformer_xs", "esformer_s")
+NAMES = tuple(f"esformer_{size}{kind}" for size in ("xxs", "xs", "s") for kind in ("", "_hand"))
 X = torch.randn(2, 3, 64, 64)
 TINY = dict(  # every block type once, smallest widths: cheap to build and run
     stem_width=16,
@@ -144,3 +144,16 @@ def test_forward_intermediates_matches_features_only_and_prunes() -> None:
     # timm's own wrapper builds on the same API
     wrapped = timm.create_model("esformer_xxs", features_only=True, feature_cls="getter")
     assert len(wrapped(X)) == 4
+
+
+def test_the_family_is_the_searches_answer_and_names_its_command() -> None:
+    from esnas.models.esformer import FAMILY_COMMIT, SEARCHED, parse_arch
+
+    results = Path(__file__).resolve().parents[2] / "experiments" / "results"
+    family = (results / "esformer_family.md").read_text()
+    for size in ("xxs", "xs", "s"):
+        name = f"esformer_{size}"
+        assert f"`{SEARCHED[name]}`" in family  # the committed table shows the same genome
+        assert GENOMES[name] == parse_arch(SEARCHED[name]) != GENOMES[f"{name}_hand"]
+        doc = timm.models.model_entrypoint(name).__doc__ or ""
+        assert f"experiment={name}_search seed=0" in doc and FAMILY_COMMIT in doc

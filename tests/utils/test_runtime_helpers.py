@@ -90,7 +90,7 @@ def test_committed_list_resolvers_pick_rows_by_position_column_or_keys(tmp_path)
     assert arch_where(str(rows), "best_arch", "strategy=random", "seed=0") == "R0"
     with pytest.raises(ValueError, match="0 rows with strategy=random, seed=1"):
         arch_where(str(rows), "best_arch", "strategy=random", "seed=1")
-    with pytest.raises(ValueError, match="valid: 0..2"):
+    with pytest.raises(ValueError, match=r"valid: 0\.\.2"):
         arch_at(str(rows), 3)
     with pytest.raises(ValueError, match="no_such"):
         archs_of(str(rows), None, "no_such")

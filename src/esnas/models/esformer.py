@@ -278,7 +278,7 @@ def _cfg(**kwargs: Any) -> dict[str, Any]:
 
 
 default_cfgs = generate_default_cfgs(
-    {"esformer_xxs": _cfg(), "esformer_xs": _cfg(), "esformer_s": _cfg()}
+    {f"esformer_{size}{kind}": _cfg() for size in ("xxs", "xs", "s") for kind in ("", "_hand")}
 )
 
 
@@ -308,43 +308,91 @@ def _stages(*specs: tuple[int, int, str]) -> list[dict[str, Any]]:
     return [dict(width=w, expansion=e, blocks=ops.split(",")) for w, e, ops in specs]
 
 
-# Hand-picked genomes at the three mobile budgets (conv early, attention late, as EdgeNeXt /
-# MobileViT do); search results will replace them. Canonical strings in docs/esformer_space.md.
-GENOMES: dict[str, dict[str, Any]] = {
-    "esformer_xxs": dict(stem_width=16, head_dim=16, stages=_stages(
+# The family: the answers of the committed searches at 224 px (experiments/results/
+# esformer_family.md, `make reproduce-esformer-family`), one per budget:
+#   esnas-search experiment=esformer_<size>_search seed=0 budget.seconds=null torch_threads=1
+# (the cyclic search, 150 evaluations, gaussian Entropic Score: the recipe's defaults, chosen on
+# the ESFormer stand-in ground truth; see the README), at commit FAMILY_COMMIT.
+FAMILY_COMMIT = "4a63f82"
+SEARCHED: dict[str, str] = {
+    "esformer_xxs": "s32h32|24e6:ir5,se7|32e4:ir7,ka,pl7,ka|64e4:cx7,se3,se7,se5,ir3,ir3"
+    "|128e6:sa,ir3",
+    "esformer_xs": "s24h64|48e4:se7,se3,ir7|96e4:cx3,ir7|112e3:se5,pl3,ir7,cx3,se5,se3,ir3"
+    "|224e6:ir7",
+    "esformer_s": "s32h16|48e6:se3,se3|96e3:se5,se7,ir5,cx3|192e6:ir5,ir3,se5,se5,cx7,ir7,se3"
+    "|96e3:pl3,se3,pl7,se5",
+}
+# Hand-picked genomes at the same budgets (conv early, attention late, as EdgeNeXt / MobileViT
+# do): the family before the search replaced it, kept for comparison as esformer_<size>_hand.
+HAND_PICKED: dict[str, dict[str, Any]] = {
+    "esformer_xxs_hand": dict(stem_width=16, head_dim=16, stages=_stages(
         (24, 4, "ir3,ir3,ir3"), (48, 4, "ir3,ir5,cx5,cx5"),
         (96, 3, "cx5,cx5,cx7,cx7,ka,ka"), (160, 3, "cx7,sa"))),
-    "esformer_xs": dict(stem_width=16, head_dim=32, stages=_stages(
+    "esformer_xs_hand": dict(stem_width=16, head_dim=32, stages=_stages(
         (48, 3, "ir3,ir3,ir3"), (64, 4, "se3,se5,cx5,cx5"),
         (112, 4, "cx5,cx5,cx7,cx7,ka,ka,sa"), (192, 4, "cx7,sa"))),
-    "esformer_s": dict(stem_width=24, head_dim=32, stages=_stages(
+    "esformer_s_hand": dict(stem_width=24, head_dim=32, stages=_stages(
         (64, 4, "ir3,ir3,ir3"), (96, 4, "se3,se5,cx5,cx5"),
         (160, 4, "cx5,cx5,cx7,cx7,cx7,ka,ka,ka,sa"), (256, 4, "cx7,sa,sa"))),
 }  # fmt: skip
+GENOMES: dict[str, dict[str, Any]] = {
+    **{name: parse_arch(arch) for name, arch in SEARCHED.items()},
+    **HAND_PICKED,
+}
 
 
 @register_model
 def esformer_xxs(pretrained: bool = False, **kwargs: Any) -> ESFormer:
-    """ESFormer-XXS: 0.245 GMACs / 1.20M params at 224 (EdgeNeXt-XXS budget).
+    """ESFormer-XXS: the search's answer at the EdgeNeXt-XXS / MobileViT-XXS budget
+    (<= 0.26 GMACs, <= 1.3M params at 224 px, 1000 classes).
 
-    The genome is hand-picked until the search replaces it.
+    Found by ``esnas-search experiment=esformer_xxs_search seed=0 budget.seconds=null
+    torch_threads=1`` at commit 4a63f82 (``make reproduce-esformer-family``;
+    ``experiments/results/esformer_family.md``). The hand-picked genome it replaced is
+    ``esformer_xxs_hand``.
     """
     return create_esformer(GENOMES["esformer_xxs"], pretrained, "esformer_xxs", **kwargs)
 
 
 @register_model
-def esformer_xs(pretrained: bool = False, **kwargs: Any) -> ESFormer:
-    """ESFormer-XS: 0.510 GMACs / 2.15M params at 224 (EdgeNeXt-XS budget).
+def esformer_xxs_hand(pretrained: bool = False, **kwargs: Any) -> ESFormer:
+    """ESFormer-XXS as hand-picked before the search replaced it (for comparison)."""
+    return create_esformer(GENOMES["esformer_xxs_hand"], pretrained, "esformer_xxs_hand", **kwargs)
 
-    The genome is hand-picked until the search replaces it.
+
+@register_model
+def esformer_xs(pretrained: bool = False, **kwargs: Any) -> ESFormer:
+    """ESFormer-XS: the search's answer at the EdgeNeXt-XS / MobileViT-XS budget
+    (<= 0.6 GMACs, <= 2.6M params at 224 px, 1000 classes).
+
+    Found by ``esnas-search experiment=esformer_xs_search seed=0 budget.seconds=null
+    torch_threads=1`` at commit 4a63f82 (``make reproduce-esformer-family``;
+    ``experiments/results/esformer_family.md``). The hand-picked genome it replaced is
+    ``esformer_xs_hand``.
     """
     return create_esformer(GENOMES["esformer_xs"], pretrained, "esformer_xs", **kwargs)
 
 
 @register_model
-def esformer_s(pretrained: bool = False, **kwargs: Any) -> ESFormer:
-    """ESFormer-S: 1.219 GMACs / 5.41M params at 224 (EdgeNeXt-S budget).
+def esformer_xs_hand(pretrained: bool = False, **kwargs: Any) -> ESFormer:
+    """ESFormer-XS as hand-picked before the search replaced it (for comparison)."""
+    return create_esformer(GENOMES["esformer_xs_hand"], pretrained, "esformer_xs_hand", **kwargs)
 
-    The genome is hand-picked until the search replaces it.
+
+@register_model
+def esformer_s(pretrained: bool = False, **kwargs: Any) -> ESFormer:
+    """ESFormer-S: the search's answer at the EdgeNeXt-S / MobileViT-S budget
+    (<= 1.3 GMACs, <= 5.6M params at 224 px, 1000 classes).
+
+    Found by ``esnas-search experiment=esformer_s_search seed=0 budget.seconds=null
+    torch_threads=1`` at commit 4a63f82 (``make reproduce-esformer-family``;
+    ``experiments/results/esformer_family.md``). The hand-picked genome it replaced is
+    ``esformer_s_hand``.
     """
     return create_esformer(GENOMES["esformer_s"], pretrained, "esformer_s", **kwargs)
+
+
+@register_model
+def esformer_s_hand(pretrained: bool = False, **kwargs: Any) -> ESFormer:
+    """ESFormer-S as hand-picked before the search replaced it (for comparison)."""
+    return create_esformer(GENOMES["esformer_s_hand"], pretrained, "esformer_s_hand", **kwargs)
