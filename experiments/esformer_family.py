@@ -107,7 +107,12 @@ def main() -> None:
             lines.append(f"| {budget} | {name} | | | {params:.2f} | {macs:.3f} | | | |")
         print(lines[-1 - len(REFERENCES[budget]) - 1], file=sys.stderr)
     wall = (time.perf_counter() - t0) / 60
-    lines[2] = lines[2].replace("{wall}", f"{wall:.1f}")
+    commits = sorted({
+        json.loads((Path(args.runs_dir) / f"esformer_{b}_s{args.seed}" / "summary.json")
+                   .read_text())["git"]["commit"][:7] for b in args.budgets
+    })  # fmt: skip
+    wall_text = f"{wall:.1f} min; the searches ran at commit {', '.join(commits)}"
+    lines[2] = lines[2].replace("{wall} min", wall_text)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
