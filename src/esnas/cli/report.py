@@ -124,6 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _require_rows(flag: str, path: str | None) -> None:
+    """A one-line ``ValueError`` unless ``path`` is an existing file (a ``--rows`` CSV)."""
+    if not path or not Path(path).exists():
+        raise ValueError(f"{flag} {path!r} is invalid; valid: an esnas-report --rows CSV")
+
+
 def _correlate(args: argparse.Namespace, command: str) -> int:
     from esnas.correlation import write_report
 
@@ -137,10 +143,7 @@ def _correlate(args: argparse.Namespace, command: str) -> int:
             missing = [str(p) for p in settings[setting] if not p.exists()]
             if missing:
                 raise ValueError(f"--correlate {setting}: no file {', '.join(missing)}")
-        if not args.truth or not Path(args.truth).exists():
-            raise ValueError(
-                f"--truth {args.truth!r} is invalid; valid: an esnas-report --rows CSV"
-            )
+        _require_rows("--truth", args.truth)
         out = Path(args.out or "correlation")
         text = write_report(
             settings, Path(args.truth), out, key=args.key, figure=args.figure,
@@ -163,8 +166,7 @@ def _validate(args: argparse.Namespace, command: str) -> int:
         named = {"--validate": args.validate, "--trained": args.trained, "--truth": args.truth}
         named |= {"--baselines": args.baselines} if args.baselines else {}
         for flag, path in named.items():
-            if not path or not Path(path).exists():
-                raise ValueError(f"{flag} {path!r} is invalid; valid: an esnas-report --rows CSV")
+            _require_rows(flag, path)
         if not args.group:
             raise ValueError("--validate needs --group, the answers' strategy column")
         out = Path(args.out or "validation")
