@@ -215,7 +215,7 @@ esformer-search-validation: ## 4 strategies x 3 seeds searched, answers trained 
 	$(BIN)/esnas-report logs/esformer_validation_train --rows $(VALIDATION)_train.csv --update \
 		--figures $(TRAIN_FIGURES)
 	$(BIN)/esnas-train -m experiment=esformer_baselines_fmnist launcher=joblib \
-		model.name=esformer_xxs,mobilevit_xxs,edgenext_xx_small seed=0,1 \
+		model.name=esformer_xxs_hand,mobilevit_xxs,edgenext_xx_small seed=0,1 \
 		trainer.enable_progress_bar=false
 	$(BIN)/esnas-report logs/esformer_baselines_fmnist \
 		--rows experiments/results/esformer_baselines_fmnist.csv --update --figures $(TRAIN_FIGURES)
