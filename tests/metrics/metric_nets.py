@@ -6,18 +6,24 @@ import torch
 from torch import nn
 
 # Importing the families registers every metric (the package __init__ does this too).
-from esnas.metrics import cost, entropic, gradient, naswot, synflow, zen, zico  # noqa: F401
+import esnas.metrics  # noqa: F401
 from esnas.metrics.base import Probe
 
-FORWARD_ONLY = ("entropic", "naswot", "zen", "flops")  # params runs no forward
+FORWARD_ONLY = ("entropic", "naswot", "zen", "flops", "meco", "swap")  # params runs no forward
 ALL = (
+    "az_complexity",
+    "az_expressivity",
+    "az_progressivity",
+    "az_trainability",
     "entropic",
     "flops",
     "grad_norm",
     "logsynflow",
+    "meco",
     "naswot",
     "params",
     "snip",
+    "swap",
     "synflow",
     "zen",
     "zico",

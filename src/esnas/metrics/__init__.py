@@ -4,7 +4,18 @@ A metric takes a freshly initialised model and a :class:`Probe` and returns one 
 never knows which space built the model (imports: torch only).
 """
 
-from esnas.metrics import cost, entropic, gradient, naswot, synflow, zen, zico  # noqa: F401
+from esnas.metrics import (  # noqa: F401
+    az_nas,
+    cost,
+    entropic,
+    gradient,
+    meco,
+    naswot,
+    swap,
+    synflow,
+    zen,
+    zico,
+)
 from esnas.metrics.base import (
     FLOOR,
     METRICS,

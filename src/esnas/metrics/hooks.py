@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from fnmatch import fnmatchcase
 
 import torch
 from torch import nn
@@ -119,3 +120,23 @@ def tap(
 def channels_of(a: torch.Tensor) -> int:
     """Channel count: dim 1 of ``(N, C, ...)`` maps, the last dim of ``(N, L, D)`` tokens."""
     return int(a.shape[-1] if a.dim() == 3 else (a.shape[1] if a.dim() > 1 else 1))
+
+
+def select_paths(model: nn.Module, patterns: Sequence[str]) -> list[tuple[str, nn.Module]]:
+    """Named modules whose path matches one of ``patterns``, in module order.
+
+    A pattern is a dotted module path in which each ``*`` stands for exactly one segment:
+    ``cells.*`` matches ``cells.3`` but not ``cells.3.edges``.
+    """
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    split = [p.split(".") for p in patterns]
+
+    def matches(name: str) -> bool:
+        parts = name.split(".")
+        return any(
+            len(s) == len(parts) and all(fnmatchcase(n, p) for n, p in zip(parts, s, strict=True))
+            for s in split
+        )
+
+    return [(name, m) for name, m in model.named_modules() if name and matches(name)]

@@ -1,0 +1,142 @@
+"""AZ-NAS: four complementary views of a net at init from one forward and backward pass.
+
+Why: Lee & Ham 2024 ("AZ-NAS: Assembling Zero-Cost Proxies for Network Architecture Search",
+CVPR) score expressivity (how evenly the features spread over their channel directions),
+progressivity (whether that grows with depth), trainability (whether the block-to-block
+Jacobians keep a spectral norm near 1) and complexity (FLOPs), and add their log-ranks
+(the ``log_rank`` aggregator in :mod:`esnas.search.fitness`; ``az_nas`` composes the four).
+
+Features are the outputs of the stem and of every cell/block, found by module path (one
+``*`` = one path segment): NB201's ``stem`` and ``cells.*`` give the stem + 17 cells AZ-NAS's
+own NB201 code extracts; timm-style nets give ``stem`` and ``stages.*.blocks.*``; a net with
+neither (under the default) gives the outputs of its top-level children, in call order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from itertools import pairwise
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from esnas.metrics.base import MetricContext, register_metric
+from esnas.metrics.cost import flops
+from esnas.metrics.hooks import select_paths
+from esnas.metrics.prepare import first_tensor
+
+FEATURES = ("stem", "cells.*", "stages.*.blocks.*")
+EPS = 1e-8  # AZ-NAS's: inside log(p + eps) of the eigenvalue distribution
+
+
+def _as_rows(a: torch.Tensor) -> torch.Tensor:
+    """``(N, C, H, W)`` → ``(N·H·W, C)``; ``(N, L, D)`` tokens → ``(N·L, D)``."""
+    if a.dim() == 4:
+        return a.permute(0, 2, 3, 1).reshape(-1, a.shape[1])
+    return a.reshape(-1, a.shape[-1])
+
+
+def eigen_entropy(feature: torch.Tensor) -> float:
+    """Entropy of the channel covariance's eigenvalues, normalised to sum 1 (AZ-NAS Eq. 2)."""
+    x = _as_rows(feature.detach())
+    x = x - x.mean(0, keepdim=True)
+    # Clamped: a rank-deficient covariance (LayerNorm's) gives eigenvalues of -1e-7, whose log
+    # is NaN in AZ-NAS's code (their score: -inf); zero is what they stand for.
+    s = torch.linalg.eigvalsh(x.T @ x / x.shape[0]).clamp_min(0)
+    p = s / s.sum()
+    return float((-p * torch.log(p + EPS)).sum())
+
+
+def jacobian_term(f_in: torch.Tensor, f_out: torch.Tensor, gen: torch.Generator) -> float:
+    """``2 - σ - 1/σ`` for σ the top singular value of a block's sampled Jacobian (≤ 0, 0 at
+    σ = 1): a Rademacher cotangent pulled back through the block, correlated with itself."""
+    g_out = torch.randint(0, 2, f_out.shape, generator=gen).to(f_out) * 2 - 1
+    if f_out.requires_grad:
+        (g_in,) = torch.autograd.grad(f_out, f_in, g_out, retain_graph=True, allow_unused=True)
+    else:
+        g_in = None
+    g_in = torch.zeros_like(f_in) if g_in is None else g_in
+    if g_in.shape == g_out.shape and torch.equal(g_in, g_out):
+        return -math.inf  # an identity block: AZ-NAS rules it out
+    if g_in.dim() == g_out.dim() == 4 and g_in.shape[-1] > g_out.shape[-1]:
+        g_in = F.pixel_unshuffle(g_in, g_in.shape[-1] // g_out.shape[-1])
+    a, b = _as_rows(g_in), _as_rows(g_out)
+    if g_out.dim() == 2 and a.shape[0] != b.shape[0]:  # pooled: each sample's positions fold
+        a = g_in.reshape(g_in.shape[0], -1)  # into channels, as pixel_unshuffle does for maps
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(f"features {tuple(f_in.shape)} -> {tuple(f_out.shape)} do not align")
+    mat = a.T @ b / b.shape[0]
+    sigma = float(torch.linalg.svdvals(mat if mat.shape[0] >= mat.shape[1] else mat.T).max())
+    return 2.0 - sigma - 1.0 / (sigma + 1e-6)
+
+
+def az_features(model: nn.Module, ctx: MetricContext, features: Sequence[str]) -> dict:
+    """One forward (and the backward the trainability needs), shared by the three metrics
+    through ``ctx.cache``: per-feature eigen-entropies and per-block Jacobian terms."""
+    key = ("az_nas", tuple(features))
+    if key in ctx.cache:
+        return ctx.cache[key]
+    modules = select_paths(model, features)
+    kept: list[torch.Tensor] = []
+
+    def hook(m: nn.Module, args: object, out: object) -> torch.Tensor | None:
+        kept.append(first_tensor(out))
+        # Later in-place ops (a ReLU) then change the clone, not the kept feature.
+        return out.clone() if isinstance(out, torch.Tensor) else None
+
+    if len(modules) < 2 and tuple(features) == FEATURES:
+        modules = select_paths(model, ["*"])  # neither NB201 nor timm-style: top-level children
+    handles = [m.register_forward_hook(hook) for _, m in modules]
+    try:
+        model(ctx.inputs)
+    finally:
+        for h in handles:
+            h.remove()
+    if len(kept) < 2:
+        raise ValueError(
+            f"AZ-NAS needs >= 2 features; features={list(features)} matched {len(kept)} module "
+            "calls (module paths, one '*' per segment, e.g. 'stem', 'cells.*')"
+        )
+    gen = ctx.generator("az_trainability")
+    out = {
+        "entropies": [eigen_entropy(f) for f in kept],
+        "jacobians": [
+            jacobian_term(kept[i - 1], kept[i], gen) for i in range(len(kept) - 1, 0, -1)
+        ],
+    }
+    ctx.cache[key] = out
+    return out
+
+
+@register_metric("az_expressivity", needs_grad=True)
+def az_expressivity(
+    model: nn.Module, ctx: MetricContext, features: Sequence[str] = FEATURES
+) -> float:
+    """AZ-NAS expressivity (Lee & Ham 2024, CVPR): Σ over features of the eigen-entropy."""
+    return math.fsum(az_features(model, ctx, features)["entropies"])
+
+
+@register_metric("az_progressivity", needs_grad=True)
+def az_progressivity(
+    model: nn.Module, ctx: MetricContext, features: Sequence[str] = FEATURES
+) -> float:
+    """AZ-NAS progressivity (Lee & Ham 2024, CVPR): min gain of eigen-entropy feature to feature."""
+    h = az_features(model, ctx, features)["entropies"]
+    return min(b - a for a, b in pairwise(h))
+
+
+@register_metric("az_trainability", needs_grad=True)
+def az_trainability(
+    model: nn.Module, ctx: MetricContext, features: Sequence[str] = FEATURES
+) -> float:
+    """AZ-NAS trainability (Lee & Ham 2024, CVPR): mean over blocks of 2 - σ - 1/σ."""
+    terms = az_features(model, ctx, features)["jacobians"]
+    return math.fsum(terms) / len(terms)
+
+
+@register_metric("az_complexity", bn="eval", data=False, per_init=False, floor=0.0)
+def az_complexity(model: nn.Module, ctx: MetricContext) -> float:
+    """AZ-NAS complexity (Lee & Ham 2024, CVPR): the FLOPs of one sample (``flops``)."""
+    return flops(model, ctx)

@@ -1,0 +1,52 @@
+"""MeCo: the smallest eigenvalue of each layer's channel correlation, summed over layers.
+
+Why: Jiang et al. 2023 ("MeCo: Zero-Shot NAS with One Data and Single Forward Pass via Minimum
+Eigenvalue of Correlation", NeurIPS) show that a net whose feature channels stay decorrelated
+(a large minimum eigenvalue) at init trains faster. As in their code, every module is hooked
+(containers and the net itself too), each module's first sample gives a ``C × (H·W)`` map,
+NaN entries of its correlation (constant channels) are zeroed, and NaN layers are dropped.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from esnas.metrics.base import MetricContext, register_metric
+from esnas.metrics.hooks import select_modules, tap
+
+
+def min_correlation_eigenvalue(sample: torch.Tensor) -> float:
+    """λ_min of the correlation between the rows of ``sample.reshape(len(sample), -1)``."""
+    fea = sample.reshape(sample.shape[0], -1).double()
+    with warnings.catch_warnings():  # one column (a logit vector): NaN, zeroed as MeCo does
+        warnings.simplefilter("ignore", UserWarning)
+        corr = torch.corrcoef(fea)
+    corr = torch.nan_to_num(corr, nan=0.0, posinf=0.0, neginf=0.0)
+    return float(torch.linalg.eigvalsh(corr).min())
+
+
+@register_metric("meco")
+def meco(model: nn.Module, ctx: MetricContext, hook: Sequence[str] | None = None) -> float:
+    """MeCo (Jiang et al. 2023, NeurIPS): Σ over module calls of λ_min of the first sample's
+    channel correlation; ``hook=None`` = every module, as in the official code."""
+    values: list[float] = []
+
+    def reduce(key: str, a: torch.Tensor) -> None:
+        if a.dim() >= 2:  # the first sample must still be a (channels, ...) map
+            values.append(min_correlation_eigenvalue(a[0]))
+
+    modules = (
+        [(n or "net", m) for n, m in model.named_modules()]
+        if hook is None
+        else select_modules(model, hook)
+    )
+    with tap(modules, reduce) as new_pass:
+        new_pass()
+        model(ctx.inputs)
+    kept = [v for v in values if not math.isnan(v)]
+    return math.fsum(kept) if kept else float("nan")
