@@ -73,7 +73,7 @@ def test_dataset_picks_input_shape_and_head(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("metrics=[entropyy]", "unknown metric 'entropyy'; valid: entropic"),
+        ("metrics=[entropyy]", "unknown metric 'entropyy'; valid: az_complexity, az_"),
         ("sample.archs=['|conv~0|+|']", "arch"),
         ("sample.n=0", "sample.n=0 is invalid"),
         ("space=nb2O1", "unknown space 'nb2O1'; valid space options:"),
