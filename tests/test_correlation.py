@@ -88,3 +88,22 @@ def test_protocol_can_come_from_a_file(tmp_path: Path) -> None:
     md = out.with_suffix(".md").read_text()
     assert "**Protocol.** noise batch of 8." in md and f"--protocol @{tmp_path / 'p.md'}" in md
     assert report_main([*argv, "--protocol", "@missing.md"]) == 2
+
+
+def test_benchmark_truth_one_column_per_setting_with_picks(tmp_path: Path) -> None:
+    truth = tmp_path / "bench.csv"  # a benchmark's table: no seed column, no ceiling
+    truth.write_text("arch_str,c10,c100\n" + "".join(f"a{i},{90 + i},{70 - i}\n" for i in range(6)))
+    s0 = _scores(tmp_path / "s0.csv")
+    out = tmp_path / "nb"
+    argv = ["--correlate", f"cifar10={s0}", "--correlate", f"cifar100={s0}", "--truth", str(truth),
+            "--key", "arch_str", "--figure", "cifar10=c10", "cifar100=c100",
+            "--combine", "good+bad@log_rank", "--out", str(out)]  # fmt: skip
+    assert report_main(argv) == 0
+    md = out.with_suffix(".md").read_text()
+    assert "no ceiling" in md and "`c10` (cifar10), `c100` (cifar100)" in md
+    # good ranks c10 perfectly (its argmax a5 has 95) and c100 backwards (a5 has 65)
+    assert "| `good` | 1.000 | 1.000 | 95.00 | -1.000 | -1.000 | 65.00 |" in md
+    assert "`good+bad@log_rank`" in md
+    bad = ["--correlate", f"cifar10={s0}", "--truth", str(truth), "--key", "arch_str",
+           "--figure", "cifar100=c100", "--out", str(out)]  # fmt: skip
+    assert report_main(bad) == 2  # no figure for cifar10

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from esnas.search.fitness import COMBINERS, FLOOR
+from esnas.search.fitness import COMBINERS, FLOOR, parse_combination
 from esnas.utils.task import short_commit
 
 NOT_SCORES = ("arch", "index", "build_seconds")
@@ -32,6 +32,7 @@ class Correlation:
     rho: list[float] = field(default_factory=list)
     tau: list[float] = field(default_factory=list)
     trait_rho: dict[str, list[float]] = field(default_factory=dict)
+    pick: list[float] = field(default_factory=list)  # the label of the score's argmax genome
     n: int = 0
 
     @staticmethod
@@ -85,12 +86,16 @@ def _rank_combination(columns: Sequence[dict[str, float]], combine: str) -> dict
 
 def correlations(
     settings: Mapping[str, Sequence[Path]],
-    labels: Mapping[str, float],
+    labels: Mapping[str, float] | Mapping[str, Mapping[str, float]],
     combos: Sequence[str] = (),
     combine: str = "rank",
 ) -> dict[str, dict[str, Correlation]]:
-    """``{score: {setting: Correlation}}`` over every score column, every ``a+b`` combo and
-    every trait column of the settings' CSVs (each CSV one probe seed)."""
+    """``{score: {setting: Correlation}}`` over every score column, every combination
+    (``a+b``, ``a+b@log_rank`` or a composition such as ``az_nas``) and every trait column of
+    the settings' CSVs (each CSV one probe seed). ``labels``: ``{arch: label}``, or one such
+    mapping per setting (NB201: each dataset its own accuracies)."""
+    if not any(isinstance(v, Mapping) for v in labels.values()):
+        labels = {s: labels for s in settings}
     from scipy.stats import ConstantInputWarning
 
     out: dict[str, dict[str, Correlation]] = {}
@@ -106,19 +111,20 @@ def correlations(
 def _fill(
     out: dict[str, dict[str, Correlation]],
     settings: Mapping[str, Sequence[Path]],
-    labels: Mapping[str, float],
+    by_setting: Mapping[str, Mapping[str, float]],
     combos: Sequence[str],
     combine: str,
 ) -> None:
     from scipy.stats import kendalltau, spearmanr
 
     for setting, paths in settings.items():
+        labels = by_setting[setting]
         for path in paths:
             columns = _columns(path)
             for combo in combos:
-                parts = combo.split("+")
+                parts, agg = parse_combination(combo, combine)
                 if all(p in columns for p in parts):
-                    columns[combo] = _rank_combination([columns[p] for p in parts], combine)
+                    columns[combo] = _rank_combination([columns[p] for p in parts], agg)
             traits = {c: v for c, v in columns.items() if c.startswith("trait/")}
             for name, col in columns.items():
                 archs = [a for a in col if a in labels and _valid(col[a])]
@@ -128,6 +134,7 @@ def _fill(
                 corr = out.setdefault(name, {}).setdefault(setting, Correlation())
                 corr.rho.append(float(spearmanr(xs, ys).statistic))
                 corr.tau.append(float(kendalltau(xs, ys).statistic))
+                corr.pick.append(labels[max(archs, key=col.__getitem__)])
                 corr.n = len(archs)
                 for trait, tcol in traits.items():
                     rho = spearmanr(xs, [tcol[a] for a in archs]).statistic
@@ -138,10 +145,11 @@ def markdown_table(
     table: Mapping[str, Mapping[str, Correlation]], settings: Sequence[str], trait: str | None
 ) -> list[str]:
     """Rows = scores (best first by the first setting's rho), columns = rho / tau per setting
-    and, with ``trait``, each score's rho with that trait."""
+    and the label of each score's top genome (what a perfect optimiser of it would pick) and,
+    with ``trait``, each score's rho with that trait."""
     head = ["score"]
     for s in settings:
-        head += [f"ρ {s}", f"τ {s}"] + ([f"ρ with {trait} ({s})"] if trait else [])
+        head += [f"ρ {s}", f"τ {s}", f"pick {s}"] + ([f"ρ with {trait} ({s})"] if trait else [])
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
     def order(name: str) -> float:
@@ -152,11 +160,20 @@ def markdown_table(
         cells = [f"`{name}`"]
         for s in settings:
             c = table[name].get(s, Correlation())
-            cells += [Correlation.cell(c.rho), Correlation.cell(c.tau)]
+            cells += [Correlation.cell(c.rho), Correlation.cell(c.tau), _pick(c.pick)]
             if trait:
                 cells.append(Correlation.cell(c.trait_rho.get(f"trait/{trait}", [])))
         lines.append("| " + " | ".join(cells) + " |")
     return lines
+
+
+def _pick(values: list[float]) -> str:
+    if not values:
+        return "–"
+    mean = statistics.fmean(values)
+    digits = 2 if abs(mean) >= 1.5 else 4  # accuracies in % or as fractions
+    spread = f" ± {statistics.stdev(values):.{digits}f}" if len(values) > 1 else ""
+    return f"{mean:.{digits}f}{spread}"
 
 
 def plot_correlations(
@@ -209,7 +226,7 @@ def write_report(
     out: Path,
     *,
     key: str = "model",
-    figure: str = "test/acc1",
+    figure: str | Mapping[str, str] = "test/acc1",
     replicate: str = "seed",
     combos: Sequence[str] = (),
     trait: str | None = None,
@@ -218,31 +235,48 @@ def write_report(
     protocol: str | None = None,
 ) -> str:
     """Writes ``<out>.md`` (table, ceiling, protocol, command), ``<out>.csv`` and ``<out>.png``;
-    returns the markdown."""
+    returns the markdown. ``figure``: one label column, or one per setting (``{setting:
+    column}``); a truth without a ``replicate`` column (a benchmark's table) has no ceiling."""
     from esnas.report import seed_agreement
 
-    labels = labels_of(truth, key, figure, replicate)
-    table = correlations(settings, labels, combos)
+    names = list(settings)
+    figures = dict(figure) if isinstance(figure, Mapping) else {s: figure for s in names}
+    unnamed = [s for s in names if s not in figures]
+    if unnamed:
+        raise ValueError(f"no --figure for setting(s) {', '.join(unnamed)}; give SETTING=COLUMN")
+    by_setting = {s: labels_of(truth, key, figures[s], replicate) for s in names}
+    table = correlations(settings, by_setting, combos)
     if not table:
         raise ValueError(f"no score column shares >= 3 archs with {truth}'s {key!r} column")
-    agreement = seed_agreement(truth, key, figure, replicate)
+    with truth.open(newline="") as f:
+        replicated = replicate in next(csv.reader(f), [])
+    figure = figures[names[0]]
+    labels = by_setting[names[0]]
+    agreement = seed_agreement(truth, key, figure, replicate) if replicated else {}
     ceiling = agreement.get("seed_rho")
-    names = list(settings)
+    described = (
+        ", ".join(f"`{figures[s]}` ({s})" for s in names)
+        if len(set(figures.values())) > 1
+        else f"`{figure}`"
+    )
     seeds = {s: len(p) for s, p in settings.items()}
     lines = [f"# {title}", ""]
     if protocol:
         lines += [protocol, ""]
     lines += [
-        f"Labels: `{figure}` of {len(labels)} genomes in `{truth.name}` (lowest `{replicate}` "
+        f"Labels: {described} of {len(labels)} genomes in `{truth.name}` (lowest `{replicate}` "
         f"of each). Ceiling: the seed-to-seed Spearman ρ of those labels over "
         f"{agreement['pairs']} genomes trained twice = **{ceiling:.3f}**"
         if ceiling is not None
-        else f"Labels: `{figure}` of {len(labels)} genomes (no seed pairs: no ceiling).",
+        else f"Labels: {described} of the genomes in `{truth.name}` (no seed pairs: no ceiling).",
         "",
         "Probe seeds per setting: "
         + ", ".join(f"{s}: {n}" for s, n in seeds.items())
         + " (a cell with ± is the mean ± std over them). "
-        + (f"Combinations (`a+b`) use the `{'rank'}` aggregator. " if combos else "")
+        + ("Combinations: `a+b` adds ranks in [0, 1] (`rank`), `a+b@agg` uses aggregator "
+           "`agg` (`log_rank`: AZ-NAS's Σ log(rank/n)); `az_nas` = AZ-NAS's four components "
+           "with `log_rank`. `pick`: the label of the genome the score ranks first (mean over "
+           "probe seeds). " if combos else "")
         + (f"`ρ with {trait}`: each score's Spearman ρ with the trait; the `trait/{trait}` row's "
            "own ρ is how the labels depend on it." if trait else ""),
         "",

@@ -67,7 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--truth", help="with --correlate: a --rows CSV of trained labels")
     parser.add_argument("--key", default="model", help="--truth column joined to 'arch' (model)")
-    parser.add_argument("--figure", default="test/acc1", help="--truth label column (test/acc1)")
+    parser.add_argument(
+        "--figure",
+        nargs="+",
+        default=["test/acc1"],
+        metavar="[SETTING=]COLUMN",
+        help="--truth label column (test/acc1), or one per --correlate setting",
+    )
     parser.add_argument(
         "--combine", nargs="+", default=[], metavar="A+B", help="rank combinations of scores"
     )
@@ -130,6 +136,17 @@ def _require_rows(flag: str, path: str | None) -> None:
         raise ValueError(f"{flag} {path!r} is invalid; valid: an esnas-report --rows CSV")
 
 
+def _figures(items: list[str]) -> str | dict[str, str]:
+    """``["test/acc1"]`` -> one column; ``["cifar10=c10_test", ...]`` -> one per setting."""
+    if len(items) == 1 and "=" not in items[0]:
+        return items[0]
+    pairs = [item.partition("=") for item in items]
+    bad = [item for item, (_, sep, col) in zip(items, pairs, strict=True) if not sep or not col]
+    if bad:
+        raise ValueError(f"--figure {bad[0]!r} is invalid; valid: COLUMN, or SETTING=COLUMN items")
+    return {setting: col for setting, _, col in pairs}
+
+
 def _correlate(args: argparse.Namespace, command: str) -> int:
     from esnas.correlation import write_report
 
@@ -146,7 +163,7 @@ def _correlate(args: argparse.Namespace, command: str) -> int:
         _require_rows("--truth", args.truth)
         out = Path(args.out or "correlation")
         text = write_report(
-            settings, Path(args.truth), out, key=args.key, figure=args.figure,
+            settings, Path(args.truth), out, key=args.key, figure=_figures(args.figure),
             replicate=args.replicate, combos=args.combine, trait=args.trait,
             command=command, protocol=args.protocol,
             **({"title": args.title} if args.title else {}),
@@ -169,10 +186,13 @@ def _validate(args: argparse.Namespace, command: str) -> int:
             _require_rows(flag, path)
         if not args.group:
             raise ValueError("--validate needs --group, the answers' strategy column")
+        figure = _figures(args.figure)
+        if not isinstance(figure, str):
+            raise ValueError("--validate takes one --figure COLUMN, not SETTING=COLUMN items")
         out = Path(args.out or "validation")
         text = write_report(
             Path(args.validate), Path(args.trained), Path(args.truth), out, group=args.group,
-            baselines=Path(args.baselines) if args.baselines else None, figure=args.figure,
+            baselines=Path(args.baselines) if args.baselines else None, figure=figure,
             command=command, protocol=args.protocol,
             **({"title": args.title} if args.title else {}),
         )  # fmt: skip
