@@ -102,3 +102,32 @@ def test_a_label_is_display_only_same_metric_and_options_share_the_cache() -> No
     Scorer(space, {"entropic": {"estimator": "gaussian"}}, _probe(space), cache).score(genome)
     labelled = Scorer(space, {"entropic/g": {"estimator": "gaussian"}}, _probe(space), cache)
     assert set(labelled.score(genome)) == {"entropic/g"} and labelled.last_cached
+
+
+def test_a_genomes_missing_metrics_are_scored_in_one_shared_call(monkeypatch) -> None:
+    import esnas.scoring.scorer as scorer_mod
+
+    space = NB201Space("cifar10")
+    calls: list[list[str]] = []
+    real = scorer_mod.score_model
+
+    def counting(model, metrics, probe):
+        calls.append(list(metrics))
+        return real(model, metrics, probe)
+
+    monkeypatch.setattr(scorer_mod, "score_model", counting)
+    az = ["az_expressivity", "az_progressivity", "az_trainability"]
+    scorer = Scorer(space, az, _probe(space))
+    genome = space.sample(random.Random(0))
+    forwards: list[int] = []
+    build = space.build
+
+    def build_counting(g):
+        model = build(g)
+        model.register_forward_hook(lambda *a: forwards.append(1))
+        return model
+
+    monkeypatch.setattr(space, "build", build_counting)
+    first = scorer.score(genome)
+    assert calls == [az] and len(forwards) == 1  # one call, one forward for all three
+    assert scorer.score(genome) == first and len(calls) == 1  # then the cache answers

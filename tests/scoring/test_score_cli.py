@@ -59,6 +59,25 @@ def test_contract_columns_and_rerun_from_cache(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["figures"]["cached"] == 3
 
 
+def test_fitness_column_is_the_default_searchs_final_fitness_over_the_sample(
+    tmp_path: Path,
+) -> None:
+    from esnas.scoring.run import default_fitness
+    from esnas.search.fitness import COMBINERS
+
+    out = tmp_path / "fit.csv"
+    result = _score(tmp_path, "metrics=[logsynflow,entropic,params]", "sample.n=4",
+                    "fitness=true", f"output={out}")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = _rows(out)
+    metrics, combine = default_fitness()
+    assert (metrics, combine) == (["logsynflow", "entropic"], "rank")
+    expect = COMBINERS.get(combine)([[float(r[m]) for r in rows] for m in metrics])
+    assert [float(r["fitness"]) for r in rows] == pytest.approx(expect)
+    bad = _score(tmp_path, "metrics=[params]", "sample.n=2", "fitness=true", f"output={out}.csv")
+    assert bad.returncode == 2 and "add logsynflow, entropic to metrics" in bad.stderr
+
+
 def test_dataset_picks_input_shape_and_head(tmp_path: Path) -> None:
     out = tmp_path / "in16.csv"
     result = _score(tmp_path, "space.dataset=ImageNet16-120", "metrics=[params]",

@@ -21,7 +21,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from esnas.scoring.cache import open_cache
 from esnas.scoring.scorer import BUILD_LABEL, Scorer, make_probe
+from esnas.search.fitness import COMBINERS
 from esnas.spaces.base import SearchSpace
+from esnas.utils.config import config_dir
 from esnas.utils.console import get_logger, progress_bar
 from esnas.utils.task import RunContext
 
@@ -99,6 +101,14 @@ def write_csv_atomic(path: Path, columns: list[str], rows: list[dict[str, Any]])
     os.replace(tmp, path)
 
 
+def default_fitness() -> tuple[list[str], str]:
+    """The default cyclic search's final fitness: its metric labels and aggregator
+    (``conf/strategy/cyclic.yaml``: ``final.metrics``, else the size phase's, and ``combine``)."""
+    cyclic = OmegaConf.load(config_dir() / "strategy" / "cyclic.yaml")
+    metrics = cyclic.final.metrics or cyclic.size.metrics
+    return [str(m) for m in metrics], str(cyclic.combine)
+
+
 def score_task(ctx: RunContext) -> dict[str, Any]:
     """Scores the selected architectures and writes ``cfg.output`` (CSV)."""
     cfg = ctx.cfg
@@ -111,6 +121,13 @@ def score_task(ctx: RunContext) -> dict[str, Any]:
     genomes = select_archs(space, cfg.sample)
     cache = open_cache(cfg.get("cache"))
     scorer = Scorer(space, metrics, probe, cache)
+    fit_metrics, fit_combine = default_fitness() if cfg.get("fitness") else ([], "")
+    missing = [m for m in fit_metrics if m not in scorer.labels]
+    if missing:
+        raise ValueError(
+            f"fitness=true needs metrics {', '.join(fit_metrics)} (the default search's final "
+            f"fitness); add {', '.join(missing)} to metrics"
+        )
     log.info("scoring %d %s architectures with %s", len(genomes), space.name, scorer.labels)
 
     rows, cached = [], 0
@@ -135,6 +152,10 @@ def score_task(ctx: RunContext) -> dict[str, Any]:
             if (i + 1) % 100 == 0 or i + 1 == len(genomes):
                 ctx.logger.log({"score/archs": i + 1, "score/cached": cached}, step=i + 1)
     cache.close()
+    if fit_metrics:  # relative to the scored sample, as the search's is to its history
+        fits = COMBINERS.get(fit_combine)([[r[m] for r in rows] for m in fit_metrics])
+        for row, fit in zip(rows, fits, strict=True):
+            row["fitness"] = fit
     columns = list(rows[0])
     write_csv_atomic(output, columns, rows)
     ctx.logger.log_table("scores", columns, [[r[c] for c in columns] for r in rows])
