@@ -65,12 +65,43 @@ score: ## Score 100 random NB201 cells with Entropic Score + LogSynflow (ARGS=..
 search: ## The main job: cyclic search of ESFormer at the esformer_xs budget, CPU-sized
 	$(BIN)/esnas-search experiment=esformer_xs_search $(ARGS)
 
+comma := ,
+space := $(empty) $(empty)
 NB201_FAST_PROBE := --probe batch_size=16 num_inits=1
 
 .PHONY: reproduce-nb201-correlation
 reproduce-nb201-correlation: ## NB201 correlation table, 3000/1000 cells x 3 datasets, fast probe (hours on CPU; resumable)
 	$(BIN)/python experiments/nb201_correlation.py --cells 3000 --ablation-cells 1000 \
 		--peer-cells 1000 $(NB201_FAST_PROBE) $(ARGS)
+
+NB201_DATASETS := cifar10 cifar100 ImageNet16-120
+NB201_TRUTH := src/esnas/data/nb201/nb201_tss_accuracy.csv --key arch_str \
+	--figure cifar10=c10_test cifar100=c100_test ImageNet16-120=in16_test
+PEERS = experiments/results/nb201_peers
+# The combinations the peers table and the fitness choice compare (`a+b@agg`; az_nas: AZ-NAS's own).
+PEER_COMBOS := az_nas entropic+logsynflow entropic+logsynflow@log_rank \
+	entropic+logsynflow+az_expressivity@log_rank entropic+logsynflow+az_expressivity \
+	entropic+logsynflow+meco@log_rank entropic+logsynflow+az_progressivity+meco@log_rank \
+	entropic+logsynflow+az_expressivity+az_progressivity+az_trainability+az_complexity@log_rank
+
+.PHONY: nb201-peers
+nb201-peers: ## AZ-NAS / MeCo / SWAP beside ES and LogSynflow on NB201 (CPU-hours; resumable: SHARD=0/3 scores a third)
+	$(BIN)/esnas-score -m experiment=nb201_peers space.dataset=$(subst $(space),$(comma),$(NB201_DATASETS)) \
+		$(if $(SHARD),sample.shard=$(SHARD)) logger=none $(ARGS)
+	$(MAKE) nb201-peers-table
+
+.PHONY: nb201-peers-table
+nb201-peers-table: ## nb201_peers.{md,csv,png}, nb201_fitness_choice.{md,csv,png} from the committed score CSVs
+	$(BIN)/esnas-report $(foreach d,$(NB201_DATASETS),$(if $(wildcard $(PEERS)_$(d).csv),--correlate $(d)=$(PEERS)_$(d).csv)) \
+		--truth $(NB201_TRUTH) --combine $(PEER_COMBOS) \
+		--title "NB201: AZ-NAS, MeCo, SWAP beside Entropic Score and LogSynflow" \
+		--protocol @experiments/protocols/nb201_peers.md --out $(PEERS)
+	$(BIN)/esnas-report --correlate "cifar10 choice=$(PEERS)_cifar10.csv@0/2" \
+		--correlate "cifar10 held-out=$(PEERS)_cifar10.csv@1/2" \
+		--truth $(NB201_TRUTH) "cifar10 choice=c10_test" "cifar10 held-out=c10_test" \
+		--combine $(PEER_COMBOS) --title "NB201 fitness: chosen on one half, reported on the other" \
+		--protocol @experiments/protocols/nb201_fitness_choice.md \
+		--out experiments/results/nb201_fitness_choice
 
 .PHONY: reproduce-nb201-probe-study
 reproduce-nb201-probe-study: ## What the fast probe costs in rank correlation (200 CIFAR-10 cells)

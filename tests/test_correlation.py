@@ -107,3 +107,12 @@ def test_benchmark_truth_one_column_per_setting_with_picks(tmp_path: Path) -> No
     bad = ["--correlate", f"cifar10={s0}", "--truth", str(truth), "--key", "arch_str",
            "--figure", "cifar100=c100", "--out", str(out)]  # fmt: skip
     assert report_main(bad) == 2  # no figure for cifar10
+
+
+def test_a_csv_shard_keeps_every_kth_row(tmp_path: Path) -> None:
+    labels = labels_of(_truth(tmp_path / "t.csv"), "model", "test/acc1")
+    s0 = _scores(tmp_path / "s0.csv")  # rows a0..a5, then one unlabelled
+    halves = {"even": [Path(f"{s0}@0/2")], "odd": [Path(f"{s0}@1/2")]}
+    table = correlations(halves, labels)
+    assert table["good"]["even"].n == 3 and table["good"]["odd"].n == 3  # a0 a2 a4 | a1 a3 a5
+    assert table["good"]["odd"].pick == [pytest.approx(0.75)]  # a5, the best of the odd half

@@ -64,10 +64,26 @@ def _arch(model: str) -> str:
     return re.sub(r"^[a-z][a-z0-9_]*:", "", model)
 
 
-def _columns(path: Path) -> dict[str, dict[str, float]]:
-    """Score columns of an ``esnas-score`` CSV: ``{column: {arch: value}}``."""
+SHARD = re.compile(r"^(?P<path>.+)@(?P<i>\d+)/(?P<k>\d+)$")
+
+
+def csv_path(spec: Path | str) -> Path:
+    """The file of a score CSV spec: ``scores.csv``, or ``scores.csv@i/k`` (a shard of it)."""
+    m = SHARD.match(str(spec))
+    return Path(m["path"]) if m else Path(spec)
+
+
+def _columns(spec: Path) -> dict[str, dict[str, float]]:
+    """Score columns of an ``esnas-score`` CSV: ``{column: {arch: value}}``. ``<csv>@i/k``
+    keeps every k-th row from the i-th (disjoint halves of one sample: ``@0/2``, ``@1/2``)."""
+    m, path = SHARD.match(str(spec)), csv_path(spec)
     with path.open(newline="") as f:
         rows = list(csv.DictReader(f))
+    if m:
+        i, k = int(m["i"]), int(m["k"])
+        if not 0 <= i < k:
+            raise ValueError(f"{spec} is invalid; valid: <csv>@i/k with 0 <= i < k")
+        rows = rows[i::k]
     if not rows or "arch" not in rows[0]:
         raise ValueError(f"{path} is not an esnas-score CSV (no 'arch' column)")
     names = [c for c in rows[0] if c not in NOT_SCORES and not c.endswith("_seconds")]
@@ -213,7 +229,7 @@ def plot_correlations(
 
 def _scoring_minutes(settings: Mapping[str, Sequence[Path]]) -> float:
     total = 0.0
-    for path in (p for paths in settings.values() for p in paths):
+    for path in {csv_path(p) for paths in settings.values() for p in paths}:
         with path.open(newline="") as f:
             for row in csv.DictReader(f):
                 total += sum(float(v) for k, v in row.items() if k.endswith("seconds") and v)

@@ -91,6 +91,7 @@ def test_min_correlation_eigenvalue_of_two_channels() -> None:
     assert min_correlation_eigenvalue(sample) == pytest.approx(1 - rho, abs=1e-9)
     const = torch.stack([a, torch.ones(4)]).reshape(2, 2, 2)  # NaN row zeroed: eigenvalues 0, 1
     assert min_correlation_eigenvalue(const) == pytest.approx(0.0, abs=1e-9)
+    assert math.isnan(min_correlation_eigenvalue(a.reshape(1, 4)))  # one channel: left out
 
 
 def test_meco_sums_the_hooked_layers_of_the_first_sample() -> None:

@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         metavar="SETTING=CSV[,CSV...]",
         help="esnas-score CSVs (one per probe seed) of one setting, ranked against --truth; "
-        "repeat for more settings",
+        "CSV@i/k keeps every k-th row from the i-th; repeat for more settings",
     )
     parser.add_argument("--truth", help="with --correlate: a --rows CSV of trained labels")
     parser.add_argument("--key", default="model", help="--truth column joined to 'arch' (model)")
@@ -148,7 +148,7 @@ def _figures(items: list[str]) -> str | dict[str, str]:
 
 
 def _correlate(args: argparse.Namespace, command: str) -> int:
-    from esnas.correlation import write_report
+    from esnas.correlation import csv_path, write_report
 
     try:
         settings = {}
@@ -157,7 +157,7 @@ def _correlate(args: argparse.Namespace, command: str) -> int:
             if not sep or not paths:
                 raise ValueError(f"--correlate {item!r} is invalid; valid: SETTING=CSV[,CSV...]")
             settings[setting] = [Path(p) for p in paths.split(",")]
-            missing = [str(p) for p in settings[setting] if not p.exists()]
+            missing = [str(p) for p in settings[setting] if not csv_path(p).exists()]
             if missing:
                 raise ValueError(f"--correlate {setting}: no file {', '.join(missing)}")
         _require_rows("--truth", args.truth)

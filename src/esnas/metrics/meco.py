@@ -23,6 +23,8 @@ from esnas.metrics.hooks import select_modules, tap
 def min_correlation_eigenvalue(sample: torch.Tensor) -> float:
     """λ_min of the correlation between the rows of ``sample.reshape(len(sample), -1)``."""
     fea = sample.reshape(sample.shape[0], -1).double()
+    if fea.shape[0] < 2:
+        return float("nan")  # one channel has no correlation: the layer is left out
     with warnings.catch_warnings():  # one column (a logit vector): NaN, zeroed as MeCo does
         warnings.simplefilter("ignore", UserWarning)
         corr = torch.corrcoef(fea)
