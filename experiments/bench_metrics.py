@@ -28,15 +28,10 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-import esnas.metrics.cost
-import esnas.metrics.entropic
-import esnas.metrics.gradient
-import esnas.metrics.naswot
-import esnas.metrics.synflow
-import esnas.metrics.zen
-import esnas.metrics.zico  # noqa: F401  (registers every metric)
-from esnas.metrics.base import METRICS, Probe, score_model
-from esnas.metrics.prepare import prepared
+import esnas.metrics  # noqa: F401  (registers every metric)
+from esnas.metrics.base import METRICS, MetricContext, Probe, make_generator, score_model
+from esnas.metrics.prepare import prepared, reinit_
+from esnas.scoring.run import default_fitness
 
 
 def small_convnet(width: int = 16) -> nn.Module:
@@ -68,6 +63,16 @@ def _ms(fn: Callable[[], object], reps: int) -> float:
     return min(times)  # min over repeats: other processes only ever add time
 
 
+def plain_forward(model: nn.Module, probe: Probe) -> None:
+    """What any forward metric pays at least: per init, the re-initialisation and one forward
+    of the probe's batch (BN as the probe says, no grad, no hooks)."""
+    for init in range(probe.num_inits):
+        reinit_(model, make_generator(probe.seed, init, "weights"), probe.linear_init)
+        with prepared(model, torch.float32, probe.bn_mode), torch.inference_mode():
+            ctx = MetricContext(probe, init, torch.float32, torch.device("cpu"), probe.input_shape)
+            model(ctx.inputs)
+
+
 def bench_one(
     model: nn.Module, metrics: Sequence[str], probe: Probe, reps: int = 3
 ) -> dict[str, float]:
@@ -75,6 +80,13 @@ def bench_one(
     score_model(model, list(metrics), probe)  # warm-up (lazy imports, allocator)
     out = {name: _ms(lambda n=name: score_model(model, [n], probe), reps) for name in metrics}
     out["(all metrics in one call)"] = _ms(lambda: score_model(model, list(metrics), probe), reps)
+    out["(plain forward: reinit + forward per init)"] = _ms(
+        lambda: plain_forward(model, probe), reps
+    )
+    fit, _ = default_fitness()
+    out[f"(default fitness: {' + '.join(fit)}, one call)"] = _ms(
+        lambda: score_model(model, fit, probe), reps
+    )
     out["(deepcopy model)"] = _ms(lambda: copy.deepcopy(model), reps)
 
     def prep() -> None:
