@@ -129,5 +129,7 @@ def test_a_genomes_missing_metrics_are_scored_in_one_shared_call(monkeypatch) ->
 
     monkeypatch.setattr(space, "build", build_counting)
     first = scorer.score(genome)
-    assert calls == [az] and len(forwards) == 1  # one call, one forward for all three
+    # one call; one forward shared by expressivity and progressivity, one (with its
+    # backward) for trainability: three separate calls would run three
+    assert calls == [az] and len(forwards) == 2
     assert scorer.score(genome) == first and len(calls) == 1  # then the cache answers

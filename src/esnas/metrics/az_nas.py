@@ -1,4 +1,4 @@
-"""AZ-NAS: four complementary views of a net at init from one forward and backward pass.
+"""AZ-NAS: four complementary views of a net at init, from one forward and one backward.
 
 Why: Lee & Ham 2024 ("AZ-NAS: Assembling Zero-Cost Proxies for Network Architecture Search",
 CVPR) score expressivity (how evenly the features spread over their channel directions),
@@ -72,12 +72,25 @@ def jacobian_term(f_in: torch.Tensor, f_out: torch.Tensor, gen: torch.Generator)
     return 2.0 - sigma - 1.0 / (sigma + 1e-6)
 
 
-def az_features(model: nn.Module, ctx: MetricContext, features: Sequence[str]) -> dict:
-    """One forward (and the backward the trainability needs), shared by the three metrics
-    through ``ctx.cache``: per-feature eigen-entropies and per-block Jacobian terms."""
-    key = ("az_nas", tuple(features))
-    if key in ctx.cache:
-        return ctx.cache[key]
+def az_features(
+    model: nn.Module, ctx: MetricContext, features: Sequence[str], jacobians: bool = False
+) -> dict:
+    """One forward per autograd mode, shared through ``ctx.cache``: the features'
+    eigen-entropies (expressivity, progressivity: forward only) and, with ``jacobians``, the
+    blocks' Jacobian terms (trainability: the forward with autograd, then its backward)."""
+    key = ("az_nas", tuple(features), torch.is_grad_enabled())
+    if key not in ctx.cache:
+        ctx.cache[key] = _forward(model, ctx, features)
+    out = ctx.cache[key]
+    if jacobians and "jacobians" not in out:
+        kept, gen = out["kept"], ctx.generator("az_trainability")
+        out["jacobians"] = [
+            jacobian_term(kept[i - 1], kept[i], gen) for i in range(len(kept) - 1, 0, -1)
+        ]
+    return out
+
+
+def _forward(model: nn.Module, ctx: MetricContext, features: Sequence[str]) -> dict:
     modules = select_paths(model, features)
     kept: list[torch.Tensor] = []
 
@@ -99,18 +112,11 @@ def az_features(model: nn.Module, ctx: MetricContext, features: Sequence[str]) -
             f"AZ-NAS needs >= 2 features; features={list(features)} matched {len(kept)} module "
             "calls (module paths, one '*' per segment, e.g. 'stem', 'cells.*')"
         )
-    gen = ctx.generator("az_trainability")
-    out = {
-        "entropies": [eigen_entropy(f) for f in kept],
-        "jacobians": [
-            jacobian_term(kept[i - 1], kept[i], gen) for i in range(len(kept) - 1, 0, -1)
-        ],
-    }
-    ctx.cache[key] = out
-    return out
+    entropies = [eigen_entropy(f) for f in kept]
+    return {"entropies": entropies, "kept": kept if torch.is_grad_enabled() else []}
 
 
-@register_metric("az_expressivity", needs_grad=True)
+@register_metric("az_expressivity")
 def az_expressivity(
     model: nn.Module, ctx: MetricContext, features: Sequence[str] = FEATURES
 ) -> float:
@@ -118,7 +124,7 @@ def az_expressivity(
     return math.fsum(az_features(model, ctx, features)["entropies"])
 
 
-@register_metric("az_progressivity", needs_grad=True)
+@register_metric("az_progressivity")
 def az_progressivity(
     model: nn.Module, ctx: MetricContext, features: Sequence[str] = FEATURES
 ) -> float:
@@ -132,7 +138,7 @@ def az_trainability(
     model: nn.Module, ctx: MetricContext, features: Sequence[str] = FEATURES
 ) -> float:
     """AZ-NAS trainability (Lee & Ham 2024, CVPR): mean over blocks of 2 - σ - 1/σ."""
-    terms = az_features(model, ctx, features)["jacobians"]
+    terms = az_features(model, ctx, features, jacobians=True)["jacobians"]
     return math.fsum(terms) / len(terms)
 
 
