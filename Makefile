@@ -228,7 +228,9 @@ esformer-bench-correlation: ## esformer_bench_correlation.{md,csv,png} from the 
 		--correlate "64 px, 10 classes=$(SCORES)_64.csv,$(SCORES)_64_s1.csv,$(SCORES)_64_s2.csv" \
 		--correlate "224 px, 1000 classes=$(SCORES)_224.csv" \
 		--combine entropic+logsynflow entropic/gaussian+logsynflow entropic/block+logsynflow \
-		entropic/gaussian+cost_macs entropic/gaussian+trait/blocks \
+		entropic/gaussian+cost_macs entropic/gaussian+trait/blocks az_nas \
+		entropic/gaussian+logsynflow@log_rank entropic+logsynflow+az_expressivity@log_rank \
+		entropic/gaussian+logsynflow+az_expressivity@log_rank \
 		--title "ESFormer stand-in: training-free scores against trained accuracy" \
 		--protocol @experiments/protocols/esformer_bench_correlation.md \
 		--out experiments/results/esformer_bench_correlation

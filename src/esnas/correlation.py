@@ -121,6 +121,8 @@ def correlations(
     for corr in (c for row in out.values() for c in row.values()):
         corr.rho = [v for v in corr.rho if math.isfinite(v)]
         corr.tau = [v for v in corr.tau if math.isfinite(v)]
+        for trait, rhos in corr.trait_rho.items():  # a constant score: NaN, dropped too
+            corr.trait_rho[trait] = [v for v in rhos if math.isfinite(v)]
     return out
 
 
