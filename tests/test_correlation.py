@@ -116,3 +116,15 @@ def test_a_csv_shard_keeps_every_kth_row(tmp_path: Path) -> None:
     table = correlations(halves, labels)
     assert table["good"]["even"].n == 3 and table["good"]["odd"].n == 3  # a0 a2 a4 | a1 a3 a5
     assert table["good"]["odd"].pick == [pytest.approx(0.75)]  # a5, the best of the odd half
+
+
+def test_a_constant_score_shows_no_correlation_and_breaks_nothing(tmp_path: Path) -> None:
+    truth, s0 = _truth(tmp_path / "t.csv"), tmp_path / "s0.csv"
+    s0.write_text(
+        "arch,flat,trait/attention_blocks\n" + "".join(f"a{i},7,{i % 2}\n" for i in range(6))
+    )
+    out = tmp_path / "c"
+    argv = ["--correlate", f"a={s0}", "--correlate", f"b={s0},{s0}", "--truth", str(truth),
+            "--trait", "attention_blocks", "--out", str(out)]  # fmt: skip
+    assert report_main(argv) == 0  # a saturated metric (SWAP on 8 samples) is constant
+    assert "| `flat` | – | – |" in out.with_suffix(".md").read_text()
