@@ -103,6 +103,17 @@ nb201-peers-table: ## nb201_peers.{md,csv,png}, nb201_fitness_choice.{md,csv,png
 		--protocol @experiments/protocols/nb201_fitness_choice.md \
 		--out experiments/results/nb201_fitness_choice
 
+NB201_FIT_FIGURES := best_test_acc/cifar10 best_test_acc/cifar100 best_test_acc/ImageNet16-120 \
+	best_entropic best_logsynflow wall_time_s
+.PHONY: nb201-fitness-search
+nb201-fitness-search: ## Cyclic search, default vs ES+LS+AZ-expressivity fitness, probe seed = search seed, 3 seeds x 1,000
+	$(BIN)/esnas-search -m experiment=nb201_cyclic_expressive,nb201_cyclic probe=fast seed=0,1,2 \
+		logger=csv hydra.sweep.dir=logs/nb201_fitness_search $(ARGS)
+	$(BIN)/esnas-report logs/nb201_fitness_search --figures $(NB201_FIT_FIGURES) \
+		--out experiments/results/nb201_fitness_search \
+		--title "NB201 cyclic search: default fitness vs ES + LS + AZ expressivity" \
+		--protocol @experiments/protocols/nb201_fitness_search.md
+
 .PHONY: reproduce-nb201-probe-study
 reproduce-nb201-probe-study: ## What the fast probe costs in rank correlation (200 CIFAR-10 cells)
 	$(BIN)/python experiments/nb201_probe_study.py $(ARGS)
