@@ -183,3 +183,40 @@ def test_block_hook_gives_one_term_per_residual_block_whatever_it_holds() -> Non
     assert [n for n, _ in select_modules(WrapBlock(), ["block"])] == inner
     nest = nn.Sequential(WrapBlock())
     assert [n for n, _ in select_modules(nest, ["block"])] == ["0"]
+
+
+class TwoEdges(nn.Module):
+    """Two ReLUs on one tensor (NB201's edges out of a node), then an in-place change."""
+
+    def __init__(self, change: bool) -> None:
+        super().__init__()
+        self.conv, self.change = nn.Conv2d(3, 4, 3, padding=1), change
+        self.a, self.b, self.c = nn.ReLU(), nn.ReLU(), nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.conv(x)
+        y = self.a(x) + self.b(x)
+        if self.change:
+            x.mul_(-1)  # the third ReLU sees another tensor under the same name
+        return (y + self.c(x)).mean((2, 3))
+
+
+def test_an_activation_of_an_already_seen_tensor_is_reduced_once_with_the_same_value() -> None:
+    from esnas.metrics.entropic import activation_entropies
+    from esnas.metrics.hooks import select_modules, tap
+
+    x = torch.randn(4, 3, 8, 8)
+    for change in (False, True):
+        net = TwoEdges(change)
+        with torch.no_grad():
+            layers = activation_entropies(net, x, "shannon")
+        reduced: list[str] = []
+        with torch.no_grad(), tap(select_modules(net, ["act"]),
+                                  lambda k, a, seen=reduced: seen.append(k),
+                                  lambda k, e: None) as new_pass:  # fmt: skip
+            new_pass()
+            net(x)
+        assert reduced == (["a#0", "c#0"] if change else ["a#0"])  # b (and c) alias a
+        assert layers["a#0"].value == layers["b#0"].value
+        # the in-place change is seen: c is reduced on its own input, not aliased to a
+        assert (layers["c#0"].value == layers["a#0"].value) is (not change)

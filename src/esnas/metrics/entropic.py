@@ -110,7 +110,10 @@ def activation_entropies(
     def reduce(key: str, a: torch.Tensor) -> None:
         acc.setdefault(key, _Accumulator(estimator)).update(a)
 
-    with tap(select_modules(model, hook), reduce) as new_pass:
+    def alias(key: str, earlier: str) -> None:  # the same activation of the same tensor
+        acc[key] = acc[earlier]
+
+    with tap(select_modules(model, hook), reduce, alias) as new_pass:
         new_pass()
         model(inputs)
     return {

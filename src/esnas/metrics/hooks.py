@@ -90,28 +90,61 @@ def select_modules(model: nn.Module, hook: Sequence[str]) -> list[tuple[str, nn.
     return [(n, m) for n, m in picked if not any(n.startswith(b + ".") for b in blocks)]
 
 
+def _stateless(m: nn.Module) -> bool:
+    """An activation without parameters or buffers: its output is a function of its input."""
+    return (
+        type(m).__name__ in ACTIVATIONS
+        and not any(True for _ in m.parameters(recurse=False))
+        and not any(True for _ in m.buffers(recurse=False))
+    )
+
+
 @contextmanager
 def tap(
-    modules: Sequence[tuple[str, nn.Module]], reduce: Callable[[str, torch.Tensor], None]
+    modules: Sequence[tuple[str, nn.Module]],
+    reduce: Callable[[str, torch.Tensor], None],
+    alias: Callable[[str, str], None] | None = None,
 ) -> Iterator[Callable[[], None]]:
     """Calls ``reduce(layer_key, output)`` for every call of ``modules`` while active.
 
     Yields ``new_pass()``, to call before each forward so reused modules get the same keys
     in every pass. Outputs are seen after the module ran, so in-place ReLUs are fine.
+    With ``alias``, a stateless activation applied to a tensor that an equal activation
+    already saw in this pass (NB201: every edge out of a node has its own ReLU on the same
+    node tensor) calls ``alias(layer_key, earlier_key)`` instead: same output, reduced once.
     """
     calls: dict[int, int] = {}
+    seen: dict[tuple, tuple[str, float]] = {}
 
-    def make_hook(name: str) -> Callable[..., None]:
+    def new_pass() -> None:
+        calls.clear()
+        seen.clear()
+
+    def make_hook(name: str, stateless: bool) -> Callable[..., None]:
         def hook(m: nn.Module, args: object, out: object) -> None:
             k = calls.get(id(m), 0)
             calls[id(m)] = k + 1
-            reduce(f"{name}#{k}", first_tensor(out))
+            key = f"{name}#{k}"
+            x = args[0] if isinstance(args, tuple) and args else None
+            if stateless and isinstance(x, torch.Tensor) and x is not out:
+                # id + layout name the tensor; its sum guards against an in-place change in
+                # between (inference tensors keep no version counter)
+                sig = (type(m), m.extra_repr(), id(x), x.data_ptr(), x.shape, x.stride())
+                total = float(x.sum())
+                if sig in seen and seen[sig][1] == total:
+                    alias(key, seen[sig][0])
+                    return
+                seen[sig] = (key, total)
+            reduce(key, first_tensor(out))
 
         return hook
 
-    handles = [m.register_forward_hook(make_hook(name)) for name, m in modules]
+    handles = [
+        m.register_forward_hook(make_hook(name, alias is not None and _stateless(m)))
+        for name, m in modules
+    ]
     try:
-        yield calls.clear
+        yield new_pass
     finally:
         for h in handles:
             h.remove()
