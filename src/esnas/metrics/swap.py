@@ -47,7 +47,9 @@ def swap(
     if (mu is None) != (sigma is None) or (sigma is not None and sigma <= 0):
         raise ValueError(f"mu={mu!r}, sigma={sigma!r} are invalid; valid: both null, or sigma > 0")
     keys: list[torch.Tensor] = []
-    with tap(select_modules(model, hook), lambda k, a: keys.append(pattern_keys(a))) as new_pass:
+    # A repeated activation of one tensor adds no new pattern: alias it to nothing.
+    modules, add = select_modules(model, hook), lambda k, a: keys.append(pattern_keys(a))
+    with tap(modules, add, alias=lambda key, earlier: None) as new_pass:
         new_pass()
         model(ctx.inputs)
     if not keys:
