@@ -152,6 +152,7 @@ def train_task(ctx: RunContext) -> dict[str, Any]:
             "global_step": int(trainer.global_step),
             "epochs": int(trainer.current_epoch),
             "fit_time_s": round(fit_s, 2),
+            "lr": float(cfg.module.optimizer.lr),  # the peak LR as configured (a sweep's key)
             "val/acc1": _metric(trainer, "val/acc1"),
             "val/acc5": _metric(trainer, "val/acc5"),
             "val/acc1_best": _metric(trainer, "val/acc1_best"),

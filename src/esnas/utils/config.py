@@ -142,6 +142,28 @@ def arch_where(csv_file: str, column: str, *conditions: str) -> str:
     return hits[0][column]
 
 
+def best_where(csv_file: str, column: str, by: str, *conditions: str) -> float:
+    """``column`` (a number) of the row with the highest ``by`` among the rows of a CSV whose
+    ``key=value`` ``conditions`` all hold, e.g. the LR that reached the best validation
+    accuracy in a model's seed-0 sweep, so later seeds train at the LR chosen on validation."""
+    import csv
+
+    wanted = dict(str(c).partition("=")[::2] for c in conditions)
+    try:
+        with open(csv_file, newline="") as f:
+            rows = [r for r in csv.DictReader(f) if all(r.get(k) == v for k, v in wanted.items())]
+    except OSError as err:
+        raise ValueError(f"{csv_file!r} is not readable ({err})") from None
+    rows = [r for r in rows if r.get(by) not in (None, "") and r.get(column) not in (None, "")]
+    if not rows:
+        where = ", ".join(f"{k}={v}" for k, v in wanted.items())
+        raise ValueError(
+            f"{csv_file} has no row with {where} and both {column!r} and {by!r} "
+            "(valid: run the sweep that makes those rows, then esnas-report --rows, first)"
+        )
+    return float(max(rows, key=lambda r: float(r[by]))[column])
+
+
 if not OmegaConf.has_resolver("esnas.search_group"):
     OmegaConf.register_new_resolver("esnas.search_group", search_group)
 if not OmegaConf.has_resolver("esnas.project_root"):  # committed inputs, wherever you launch
@@ -151,5 +173,7 @@ if not OmegaConf.has_resolver("esnas.arch_at"):
     OmegaConf.register_new_resolver("esnas.arch_at", arch_at, use_cache=True)
 if not OmegaConf.has_resolver("esnas.arch_where"):
     OmegaConf.register_new_resolver("esnas.arch_where", arch_where, use_cache=True)
+if not OmegaConf.has_resolver("esnas.best_where"):
+    OmegaConf.register_new_resolver("esnas.best_where", best_where, use_cache=True)
 if not OmegaConf.has_resolver("esnas.archs_of"):
     OmegaConf.register_new_resolver("esnas.archs_of", archs_of, use_cache=True)
