@@ -211,9 +211,27 @@ esformer-bench: ## Train the ESFormer stand-in ground truth (CPU-hours; resumabl
 bench-train: ## Train/inference img/s + peak memory: ESFormers vs mobilevit_xs, edgenext_x_small
 	$(TEST_ENV) $(BIN)/python experiments/bench_train.py $(ARGS)
 
+COMPARE = experiments/results/fmnist_compare
+COMPARE_MODELS = esformer_s,esformer_s_hand,mobilevit_xs,esformer_xs,esformer_xs_hand,\
+edgenext_x_small,esformer_xxs,esformer_xxs_hand,mobilevit_xxs,edgenext_xx_small
+
 .PHONY: compare-fmnist
-compare-fmnist: ## Same-recipe FMNIST-12k comparison, 3 seeds → experiments/results/fmnist_compare.md
-	HF_HUB_OFFLINE=1 $(BIN)/python experiments/fmnist_compare.py $(ARGS)
+compare-fmnist: ## Same-recipe FMNIST-12k comparison: LR sweep (seed 0), seeds 1-2 at the best LR
+	HF_HUB_OFFLINE=1 $(BIN)/esnas-train -m experiment=fmnist_compare launcher=joblib \
+		model.name=$(COMPARE_MODELS) module.optimizer.lr=1e-3,2e-3,4e-3 seed=0 \
+		trainer.enable_progress_bar=false $(ARGS)
+	$(BIN)/esnas-report logs/fmnist_compare --rows $(COMPARE).csv --update --figures $(TRAIN_FIGURES) lr
+	HF_HUB_OFFLINE=1 $(BIN)/esnas-train -m experiment=fmnist_compare launcher=joblib \
+		model.name=$(COMPARE_MODELS) compare.lr=best seed=1,2 trainer.enable_progress_bar=false \
+		$(ARGS)
+	$(BIN)/esnas-report logs/fmnist_compare --rows $(COMPARE).csv --update --figures $(TRAIN_FIGURES) lr
+	$(MAKE) compare-fmnist-table
+
+.PHONY: compare-fmnist-table
+compare-fmnist-table: ## fmnist_compare.{md,png} from the committed rows
+	$(BIN)/esnas-report --compare $(COMPARE).csv --title \
+		"Fashion-MNIST 12k: ESFormers (searched and hand-picked) vs timm mobile models" \
+		--protocol @experiments/protocols/fmnist_compare.md --out $(COMPARE)
 
 BENCH_ROWS = experiments/results/esformer_bench_fmnist.csv
 TRAIN_FIGURES = model params macs macs_224 epochs fit_time_s val/acc1_best test/acc1

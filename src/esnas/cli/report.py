@@ -85,8 +85,16 @@ def main(argv: list[str] | None = None) -> int:
         "answers' trainings), --truth (random genomes' labels) and --group (strategy column)",
     )
     parser.add_argument("--trained", help="with --validate: --rows of the answers' trainings")
-    parser.add_argument("--group", help="with --validate: the answers' strategy column")
+    parser.add_argument(
+        "--group", help="with --validate: the answers' strategy column; with --compare: the model"
+    )
     parser.add_argument("--baselines", help="with --validate: --rows of named models' trainings")
+    parser.add_argument(
+        "--compare",
+        metavar="ROWS.csv",
+        help="--rows of named models' trainings with an LR sweep on seed 0: per model (--group, "
+        "default model.name) the LR chosen on validation and --figure at it over all seeds",
+    )
     args = parser.parse_args(argv)
     command = shlex.join(["esnas-report", *(argv if argv is not None else sys.argv[1:])])
     if args.protocol and args.protocol.startswith("@"):
@@ -99,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         return _correlate(args, command)
     if args.validate:
         return _validate(args, command)
+    if args.compare:
+        return _compare(args, command)
     if not args.sweeps:
         parser.error("give sweep folders, or --correlate SETTING=CSV --truth ROWS.csv")
     if args.rows:
@@ -201,6 +211,28 @@ def _validate(args: argparse.Namespace, command: str) -> int:
         return 2
     print(text)
     print(f"wrote {out}.md")
+    return 0
+
+
+def _compare(args: argparse.Namespace, command: str) -> int:
+    from esnas.comparison import write_report
+
+    try:
+        _require_rows("--compare", args.compare)
+        figure = _figures(args.figure)
+        if not isinstance(figure, str):
+            raise ValueError("--compare takes one --figure COLUMN, not SETTING=COLUMN items")
+        out = Path(args.out or "comparison")
+        text = write_report(
+            Path(args.compare), out, group=args.group or "model.name", figure=figure,
+            command=command, protocol=args.protocol,
+            **({"title": args.title} if args.title else {}),
+        )  # fmt: skip
+    except ValueError as err:
+        print(f"esnas-report: error: {err}", file=sys.stderr)
+        return 2
+    print(text)
+    print(f"wrote {out}.md, {out}.png")
     return 0
 
 

@@ -164,6 +164,18 @@ def best_where(csv_file: str, column: str, by: str, *conditions: str) -> float:
     return float(max(rows, key=lambda r: float(r[by]))[column])
 
 
+def value_or_best(value: Any, csv_file: str, column: str, by: str, *conditions: str) -> float:
+    """``value`` as a number, or ``best_where(csv_file, column, by, *conditions)`` when it is
+    ``best``: a sweep's LR is a plain override, a later seed's ``...=best`` says it takes the
+    LR its sweep chose, and the config composes before any sweep has run."""
+    if str(value) == "best":
+        return best_where(csv_file, column, by, *conditions)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{value!r} is invalid; valid: a number, or best") from None
+
+
 if not OmegaConf.has_resolver("esnas.search_group"):
     OmegaConf.register_new_resolver("esnas.search_group", search_group)
 if not OmegaConf.has_resolver("esnas.project_root"):  # committed inputs, wherever you launch
@@ -175,5 +187,7 @@ if not OmegaConf.has_resolver("esnas.arch_where"):
     OmegaConf.register_new_resolver("esnas.arch_where", arch_where, use_cache=True)
 if not OmegaConf.has_resolver("esnas.best_where"):
     OmegaConf.register_new_resolver("esnas.best_where", best_where, use_cache=True)
+if not OmegaConf.has_resolver("esnas.value_or_best"):
+    OmegaConf.register_new_resolver("esnas.value_or_best", value_or_best, use_cache=True)
 if not OmegaConf.has_resolver("esnas.archs_of"):
     OmegaConf.register_new_resolver("esnas.archs_of", archs_of, use_cache=True)
