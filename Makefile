@@ -212,7 +212,7 @@ bench-train: ## Train/inference img/s + peak memory: ESFormers vs mobilevit_xs, 
 	$(TEST_ENV) $(BIN)/python experiments/bench_train.py $(ARGS)
 
 COMPARE = experiments/results/fmnist_compare
-COMPARE_MODELS = esformer_s,esformer_s_hand,mobilevit_xs,esformer_xs,esformer_xs_hand,\
+COMPARE_MODELS = esformer_s,mobilevit_xs,esformer_xs,esformer_xs_hand,\
 edgenext_x_small,esformer_xxs,esformer_xxs_hand,mobilevit_xxs,edgenext_xx_small
 
 .PHONY: compare-fmnist
