@@ -42,6 +42,9 @@ def test_best_where_returns_the_column_of_the_best_matching_row(tmp_path: Path) 
     rows = str(_rows(tmp_path))
     assert best_where(rows, "lr", "val/acc1_best", "model.name=b", "seed=0") == 0.001
     assert best_where(rows, "lr", "test/acc1", "model.name=a") == 0.004
+    tie = tmp_path / "tie.csv"
+    tie.write_text("lr,val\n0.004,0.8\n0.001,0.8\n0.002,0.7\n")
+    assert best_where(str(tie), "lr", "val") == 0.001  # a tie goes to the lower LR
     with pytest.raises(ValueError, match=r"no row with model\.name=c"):
         best_where(rows, "lr", "val/acc1_best", "model.name=c")
 

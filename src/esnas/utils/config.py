@@ -145,7 +145,8 @@ def arch_where(csv_file: str, column: str, *conditions: str) -> str:
 def best_where(csv_file: str, column: str, by: str, *conditions: str) -> float:
     """``column`` (a number) of the row with the highest ``by`` among the rows of a CSV whose
     ``key=value`` ``conditions`` all hold, e.g. the LR that reached the best validation
-    accuracy in a model's seed-0 sweep, so later seeds train at the LR chosen on validation."""
+    accuracy in a model's seed-0 sweep, so later seeds train at the LR chosen on validation.
+    Ties go to the smallest ``column`` value (of two LRs equally good on validation, the lower)."""
     import csv
 
     wanted = dict(str(c).partition("=")[::2] for c in conditions)
@@ -161,7 +162,7 @@ def best_where(csv_file: str, column: str, by: str, *conditions: str) -> float:
             f"{csv_file} has no row with {where} and both {column!r} and {by!r} "
             "(valid: run the sweep that makes those rows, then esnas-report --rows, first)"
         )
-    return float(max(rows, key=lambda r: float(r[by]))[column])
+    return float(max(rows, key=lambda r: (float(r[by]), -float(r[column])))[column])
 
 
 def value_or_best(value: Any, csv_file: str, column: str, by: str, *conditions: str) -> float:
