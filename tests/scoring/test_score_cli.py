@@ -111,6 +111,7 @@ def test_bad_input_fails_in_one_line_without_output(
 
 def test_interrupted_run_resumes_without_rescoring(run_config, monkeypatch) -> None:
     overrides = ["metrics=[params]", "sample.n=5", "logger=none", "probe.num_inits=1"]
+    overrides += ["partial_every=2"]
     cfg = run_config("score", overrides)
     calls: list[str] = []
     real_score = score_run.Scorer.score
@@ -125,6 +126,8 @@ def test_interrupted_run_resumes_without_rescoring(run_config, monkeypatch) -> N
     with pytest.raises(KeyboardInterrupt):
         run_task(cfg, "score", score_task)
     assert not Path(cfg.output).exists()  # nothing half-written
+    partial = score_run.partial_path(Path(cfg.output))  # the rows so far, named as such
+    assert [r["arch"] for r in _rows(partial)] == calls[:2]
 
     built: list[str] = []
     monkeypatch.setattr(score_run.Scorer, "score", real_score)
@@ -134,6 +137,7 @@ def test_interrupted_run_resumes_without_rescoring(run_config, monkeypatch) -> N
     figures = run_task(cfg, "score", score_task)
     assert figures["archs"] == 5 and figures["cached"] == 3
     assert len(built) == 2 and not set(built) & set(calls)
+    assert not partial.exists()  # the complete table replaces it
 
 
 def test_shards_split_one_selection_without_overlap() -> None:

@@ -101,6 +101,11 @@ def write_csv_atomic(path: Path, columns: list[str], rows: list[dict[str, Any]])
     os.replace(tmp, path)
 
 
+def partial_path(output: Path) -> Path:
+    """Where a scoring run keeps its rows so far: ``scores.csv`` -> ``scores.partial.csv``."""
+    return output.with_name(f"{output.stem}.partial.csv")
+
+
 def default_fitness() -> tuple[list[str], str]:
     """The default cyclic search's final fitness: its metric labels and aggregator
     (``conf/strategy/cyclic.yaml``: ``final.metrics``, else the size phase's, and ``combine``)."""
@@ -131,6 +136,7 @@ def score_task(ctx: RunContext) -> dict[str, Any]:
     log.info("scoring %d %s architectures with %s", len(genomes), space.name, scorer.labels)
 
     rows, cached = [], 0
+    partial, partial_every = partial_path(output), int(cfg.get("partial_every") or 0)
     with progress_bar() as bar:
         task = bar.add_task(f"score {space.name}", total=len(genomes))
         for i, genome in enumerate(genomes):
@@ -149,6 +155,8 @@ def score_task(ctx: RunContext) -> dict[str, Any]:
             row.update({f"{label}_seconds": seconds[label] for label in scorer.labels})
             rows.append(row)
             bar.advance(task)
+            if partial_every and (i + 1) % partial_every == 0 and i + 1 < len(genomes):
+                write_csv_atomic(partial, list(rows[0]), rows)
             if (i + 1) % 100 == 0 or i + 1 == len(genomes):
                 ctx.logger.log({"score/archs": i + 1, "score/cached": cached}, step=i + 1)
     cache.close()
@@ -158,6 +166,7 @@ def score_task(ctx: RunContext) -> dict[str, Any]:
             row["fitness"] = fit
     columns = list(rows[0])
     write_csv_atomic(output, columns, rows)
+    partial.unlink(missing_ok=True)
     ctx.logger.log_table("scores", columns, [[r[c] for c in columns] for r in rows])
     means = {
         f"seconds/{label}": sum(r[f"{label}_seconds"] for r in rows) / len(rows)
