@@ -55,6 +55,7 @@ def test_cli_writes_table_and_plot_and_rejects_a_missing_file(tmp_path: Path, ca
     text = out.with_suffix(".md").read_text()
     assert "| a | 1.00 | 20.0 | 300 | 80.00 | 84.00 | 82.00 | 0.002 | 72.00 ± 2.83 (n=2)" in text
     assert "| b | 2.00 | 40.0 | 600 | 70.00 | – | 60.00 | 0.001 | 71.00 (n=1)" in text
+    assert "6 trainings at commit(s) ?; 0.1 job-hours" in text  # 420 s of wall time
     assert out.with_suffix(".png").stat().st_size > 0
     assert report_main(["--compare", str(tmp_path / "none.csv")]) == 2
     assert "--compare" in capsys.readouterr().err

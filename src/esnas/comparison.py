@@ -130,6 +130,11 @@ def write_report(
     results = compare(rows_csv, **options)
     lines = [f"# {title}", ""] + ([protocol, ""] if protocol else [])
     lines += markdown(results)
+    rows = read_rows(rows_csv)
+    commits = ", ".join(sorted({r.get("commit") or "?" for r in rows}))
+    hours = sum(float(r.get("wall_time_s") or 0) for r in rows) / 3600
+    lines += ["", f"{len(rows)} trainings at commit(s) {commits}; {hours:.1f} job-hours "
+              "(each job one torch thread: CPU-hours)."]  # fmt: skip
     lines += ["", f"Command: `{command}`" if command else ""]
     text = "\n".join(lines).rstrip() + "\n"
     out.parent.mkdir(parents=True, exist_ok=True)
