@@ -147,3 +147,41 @@ def test_sweeps_expand_and_run_under_the_slurm_launcher(experiment: str, tmp_pat
     assert len(jobs) >= fewest and len(set(map(tuple, jobs))) == len(jobs)
     for job in jobs[:: max(1, len(jobs) // 4)]:  # a few points compose as jobs
         resolve_job(compose_run_config("search", [*overrides, *job], output_dir=tmp_path))
+
+
+ES_LS = {"combine": "rank", "topology": ["entropic"], "size": ["logsynflow", "entropic"]}
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["experiment=esformer_xs_search"],
+        ["experiment=esformer_xxs_search"],
+        ["experiment=esformer_s_search"],
+        ["experiment=esformer_phase_grid"],
+        ["experiment=nb201_phase_grid"],
+        ["experiment=esformer_search_validation", "+esformer_strategy=cyclic"],
+    ],
+)
+def test_tables_made_with_the_es_ls_fitness_pin_it(overrides: list[str], tmp_path: Path) -> None:
+    """The default fitness changed; the configs behind committed tables (and the ESFormer
+    family) keep the one they were made with, and score only what it reads."""
+    cfg = resolve_job(compose_run_config("search", overrides, output_dir=tmp_path))
+    strategy = cfg["strategy"]
+    got = {
+        "combine": strategy["combine"],
+        "topology": strategy["topology"]["metrics"],
+        "size": strategy["size"]["metrics"],
+    }
+    assert got == ES_LS
+    assert sorted(cfg["metrics"]) == ["entropic", "logsynflow"]
+
+
+def test_default_fitness_and_combined_share_the_size_phase_fitness(tmp_path: Path) -> None:
+    cyclic = resolve_job(compose_run_config("search", [], output_dir=tmp_path))
+    combined = resolve_job(compose_run_config("search", ["strategy=combined"], output_dir=tmp_path))
+    fitness = ["entropic", "logsynflow", "az_progressivity", "meco"]
+    assert cyclic["strategy"]["size"]["metrics"] == fitness and cyclic["metrics"] == fitness
+    assert cyclic["strategy"]["topology"]["metrics"] == ["entropic", "az_progressivity", "meco"]
+    assert combined["strategy"]["topology"]["metrics"] == fitness
+    assert combined["strategy"]["init"]["metrics"] == fitness

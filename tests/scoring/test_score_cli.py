@@ -66,16 +66,17 @@ def test_fitness_column_is_the_default_searchs_final_fitness_over_the_sample(
     from esnas.search.fitness import COMBINERS
 
     out = tmp_path / "fit.csv"
-    result = _score(tmp_path, "metrics=[logsynflow,entropic,params]", "sample.n=4",
-                    "fitness=true", f"output={out}")  # fmt: skip
+    result = _score(tmp_path, "metrics=[logsynflow,entropic,az_progressivity,meco,params]",
+                    "sample.n=4", "probe.batch_size=4", "probe.num_inits=1", "fitness=true",
+                    f"output={out}")  # fmt: skip
     assert result.returncode == 0, result.stderr
     rows = _rows(out)
     metrics, combine = default_fitness()
-    assert (metrics, combine) == (["logsynflow", "entropic"], "rank")
+    assert (metrics, combine) == (["entropic", "logsynflow", "az_progressivity", "meco"], "log_rank")
     expect = COMBINERS.get(combine)([[float(r[m]) for r in rows] for m in metrics])
     assert [float(r["fitness"]) for r in rows] == pytest.approx(expect)
     bad = _score(tmp_path, "metrics=[params]", "sample.n=2", "fitness=true", f"output={out}.csv")
-    assert bad.returncode == 2 and "add logsynflow, entropic to metrics" in bad.stderr
+    assert bad.returncode == 2 and "add entropic, logsynflow, az_progressivity, meco to metrics" in bad.stderr
 
 
 def test_dataset_picks_input_shape_and_head(tmp_path: Path) -> None:

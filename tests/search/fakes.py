@@ -45,7 +45,8 @@ def fake_search(ctx: RunContext) -> dict[str, Any]:
 
     from hydra.utils import instantiate
 
-    scorer = FakeScorer(instantiate(ctx.cfg.space))
+    labels = [m if isinstance(m, str) else next(iter(m)) for m in ctx.cfg.metrics]
+    scorer = FakeScorer(instantiate(ctx.cfg.space), labels)
     sleep = float(ctx.cfg.get("sleep", 0.0))
     if sleep:
         score = scorer.score

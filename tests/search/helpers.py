@@ -32,7 +32,8 @@ SHORT_CYCLIC = [
 
 def make_recipe(cfg: DictConfig, out: Path) -> SearchRecipe:
     """A set-up recipe writing to ``out`` with the fake scorer."""
-    recipe = SearchRecipe(out, DiskRunLogger(out), FakeScorer(instantiate(cfg.space)))
+    labels = [m if isinstance(m, str) else next(iter(m)) for m in cfg.metrics]
+    recipe = SearchRecipe(out, DiskRunLogger(out), FakeScorer(instantiate(cfg.space), labels))
     recipe.setup(cfg)
     return recipe
 

@@ -29,7 +29,7 @@ def test_csv_logger_run_writes_every_output(run_config) -> None:
     best = json.loads((out / "best.json").read_text())
     assert best["arch"] == figures["best_arch"]
     assert {"arch", "params", "macs", "scores"} <= set(best)
-    assert set(best["scores"]) == {"entropic", "logsynflow"}
+    assert set(best["scores"]) == {"entropic", "logsynflow", "az_progressivity", "meco"}
     arch = yaml.safe_load((out / "best_arch.yaml").read_text())
     assert arch["space"] == "esformer" and arch["arch"] == best["arch"]
     assert arch["genome"]["stages"] and arch["space_config"]["max_macs"] == 6e7

@@ -152,7 +152,7 @@ class SearchRecipe:
         if labels is not None and missing:
             raise ValueError(
                 f"strategy {name} needs metric(s) {', '.join(missing)} but metrics gives "
-                f"{', '.join(labels)}; add them, e.g. metrics=[entropic,logsynflow]"
+                f"{', '.join(labels)}; add them: metrics=[{','.join([*labels, *missing])}]"
             )
         self.identity = {
             "space": self.space.describe(),
