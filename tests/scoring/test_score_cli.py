@@ -72,11 +72,13 @@ def test_fitness_column_is_the_default_searchs_final_fitness_over_the_sample(
     assert result.returncode == 0, result.stderr
     rows = _rows(out)
     metrics, combine = default_fitness()
-    assert (metrics, combine) == (["entropic", "logsynflow", "az_progressivity", "meco"], "log_rank")
+    assert metrics == ["entropic", "logsynflow", "az_progressivity", "meco"]
+    assert combine == "log_rank"
     expect = COMBINERS.get(combine)([[float(r[m]) for r in rows] for m in metrics])
     assert [float(r["fitness"]) for r in rows] == pytest.approx(expect)
     bad = _score(tmp_path, "metrics=[params]", "sample.n=2", "fitness=true", f"output={out}.csv")
-    assert bad.returncode == 2 and "add entropic, logsynflow, az_progressivity, meco to metrics" in bad.stderr
+    assert bad.returncode == 2
+    assert "add entropic, logsynflow, az_progressivity, meco to metrics" in bad.stderr
 
 
 def test_dataset_picks_input_shape_and_head(tmp_path: Path) -> None:

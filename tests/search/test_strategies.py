@@ -151,6 +151,9 @@ def test_missing_metric_is_named(run_config, tmp_path) -> None:
 
     cfg = run_config("search", [])
     recipe = SearchRecipe(tmp_path, scorer=FakeScorer(instantiate(cfg.space), ["entropic"]))
-    with pytest.raises(ValueError, match=r"needs metric.s. az_progressivity, logsynflow, meco .*"
-        r"metrics=\[entropic,az_progressivity,logsynflow,meco\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"needs metric.s. az_progressivity, logsynflow, meco .*"
+        r"metrics=\[entropic,az_progressivity,logsynflow,meco\]",
+    ):
         recipe.setup(cfg)
