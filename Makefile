@@ -78,11 +78,19 @@ NB201_DATASETS := cifar10 cifar100 ImageNet16-120
 NB201_TRUTH := src/esnas/data/nb201/nb201_tss_accuracy.csv --key arch_str \
 	--figure cifar10=c10_test cifar100=c100_test ImageNet16-120=in16_test
 PEERS = experiments/results/nb201_peers
-# The combinations the peers table and the fitness choice compare (`a+b@agg`; az_nas: AZ-NAS's own).
-PEER_COMBOS := az_nas entropic+logsynflow entropic+logsynflow@log_rank \
-	entropic+logsynflow+az_expressivity@log_rank entropic+logsynflow+az_expressivity \
-	entropic+logsynflow+meco@log_rank entropic+logsynflow+az_progressivity+meco@log_rank \
-	entropic+logsynflow+az_expressivity+az_progressivity+az_trainability+az_complexity@log_rank
+# The combinations the peers table and the fitness choice compare (`a+b@agg`; az_nas: AZ-NAS's own):
+# Entropic Score + LogSynflow, alone and with the signals a noise forward already gives
+# (AZ-NAS's expressivity, progressivity; FLOPs = az_complexity) and one complementary signal
+# (MeCo, or AZ-NAS's trainability, which needs a backward of its own).
+ES_LS := entropic+logsynflow
+FITNESS_CANDIDATES = $(ES_LS) $(ES_LS)@log_rank $(ES_LS)+az_complexity@log_rank $(ES_LS)+meco@log_rank \
+	$(ES_LS)+az_complexity+meco@log_rank $(ES_LS)+az_progressivity@log_rank \
+	$(ES_LS)+az_progressivity+meco $(ES_LS)+az_progressivity+meco@log_rank \
+	$(ES_LS)+az_progressivity+az_complexity+meco@log_rank $(ES_LS)+az_expressivity@log_rank \
+	$(ES_LS)+az_expressivity+az_progressivity@log_rank $(ES_LS)+az_expressivity+az_progressivity+meco@log_rank \
+	$(ES_LS)+az_trainability+meco@log_rank \
+	$(ES_LS)+az_expressivity+az_progressivity+az_trainability+az_complexity@log_rank
+PEER_COMBOS := az_nas $(FITNESS_CANDIDATES)
 
 .PHONY: nb201-peers
 nb201-peers: ## AZ-NAS / MeCo / SWAP beside ES and LogSynflow on NB201 (CPU-hours; resumable: SHARD=0/3 scores a third)
@@ -258,10 +266,9 @@ esformer-bench-correlation: ## esformer_bench_correlation.{md,csv,png} from the 
 	$(BIN)/esnas-report --truth $(BENCH_ROWS) --trait attention_blocks \
 		--correlate "64 px, 10 classes=$(SCORES)_64.csv,$(SCORES)_64_s1.csv,$(SCORES)_64_s2.csv" \
 		--correlate "224 px, 1000 classes=$(SCORES)_224.csv" \
-		--combine entropic+logsynflow entropic/gaussian+logsynflow entropic/block+logsynflow \
-		entropic/gaussian+cost_macs entropic/gaussian+trait/blocks az_nas \
-		entropic/gaussian+logsynflow@log_rank entropic+logsynflow+az_expressivity@log_rank \
-		entropic/gaussian+logsynflow+az_expressivity@log_rank \
+		--combine entropic+logsynflow entropic/block+logsynflow entropic/gaussian+cost_macs \
+		entropic/gaussian+trait/blocks az_nas $(subst entropic+,entropic/gaussian+,$(FITNESS_CANDIDATES)) \
+		entropic+logsynflow+az_expressivity@log_rank entropic+logsynflow+az_progressivity+meco@log_rank \
 		--title "ESFormer stand-in: training-free scores against trained accuracy" \
 		--protocol @experiments/protocols/esformer_bench_correlation.md \
 		--out experiments/results/esformer_bench_correlation
