@@ -133,3 +133,21 @@ def test_a_genomes_missing_metrics_are_scored_in_one_shared_call(monkeypatch) ->
     # backward) for trainability: three separate calls would run three
     assert calls == [az] and len(forwards) == 2
     assert scorer.score(genome) == first and len(calls) == 1  # then the cache answers
+
+
+def test_forward_metrics_share_one_forward_and_keep_their_values() -> None:
+    """Entropic Score, MeCo and AZ-NAS's forward components read one forward per init (the
+    default fitness's three forward signals), with the values each gives alone."""
+    from esnas.metrics import score_model
+
+    space = NB201Space("cifar10")
+    model = space.build(space.from_index(1234))
+    forwards: list[int] = []
+    model.register_forward_hook(lambda *a: forwards.append(1))
+    probe = _probe(space, num_inits=2)
+    names = ["entropic", "meco", "az_expressivity", "az_progressivity", "logsynflow"]
+    together = score_model(model, names, probe)
+    # per init: one shared forward, and LogSynflow's own (its float64 all-ones pass)
+    assert len(forwards) == 2 * probe.num_inits
+    for name in names:
+        assert score_model(model, [name], probe)[name] == together[name]

@@ -15,7 +15,7 @@ neither (under the default) gives the outputs of its top-level children, in call
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from itertools import pairwise
 
 import torch
@@ -74,14 +74,20 @@ def jacobian_term(f_in: torch.Tensor, f_out: torch.Tensor, gen: torch.Generator)
 
 def az_features(
     model: nn.Module, ctx: MetricContext, features: Sequence[str], jacobians: bool = False
-) -> dict:
-    """One forward per autograd mode, shared through ``ctx.cache``: the features'
-    eigen-entropies (expressivity, progressivity: forward only) and, with ``jacobians``, the
-    blocks' Jacobian terms (trainability: the forward with autograd, then its backward)."""
+) -> Generator[None, None, dict]:
+    """The features' eigen-entropies (expressivity, progressivity) and, with ``jacobians``,
+    the blocks' Jacobian terms (trainability: the forward with autograd, then its backward).
+
+    A generator (see ``esnas.metrics.base``): the first AZ-NAS metric of a forward hooks the
+    features and yields; one sharing that forward (``ctx.cache``) yields too and reads them.
+    """
     key = ("az_nas", tuple(features), torch.is_grad_enabled())
-    if key not in ctx.cache:
-        ctx.cache[key] = _forward(model, ctx, features)
-    out = ctx.cache[key]
+    out = ctx.cache.get(key)
+    if out is None:
+        out = ctx.cache[key] = {}
+        out.update((yield from _collect(model, features)))
+    elif "entropies" not in out:
+        yield  # another AZ-NAS metric's hooks fill ``out`` in this forward
     if jacobians and "jacobians" not in out:
         kept, gen = out["kept"], ctx.generator("az_trainability")
         out["jacobians"] = [
@@ -90,7 +96,7 @@ def az_features(
     return out
 
 
-def _forward(model: nn.Module, ctx: MetricContext, features: Sequence[str]) -> dict:
+def _collect(model: nn.Module, features: Sequence[str]) -> Generator[None, None, dict]:
     modules = select_paths(model, features)
     kept: list[torch.Tensor] = []
 
@@ -103,7 +109,7 @@ def _forward(model: nn.Module, ctx: MetricContext, features: Sequence[str]) -> d
         modules = select_paths(model, ["*"])  # neither NB201 nor timm-style: top-level children
     handles = [m.register_forward_hook(hook) for _, m in modules]
     try:
-        model(ctx.inputs)
+        yield
     finally:
         for h in handles:
             h.remove()
@@ -119,26 +125,26 @@ def _forward(model: nn.Module, ctx: MetricContext, features: Sequence[str]) -> d
 @register_metric("az_expressivity")
 def az_expressivity(
     model: nn.Module, ctx: MetricContext, features: Sequence[str] = FEATURES
-) -> float:
+) -> Generator[None, None, float]:
     """AZ-NAS expressivity (Lee & Ham 2024, CVPR): Σ over features of the eigen-entropy."""
-    return math.fsum(az_features(model, ctx, features)["entropies"])
+    return math.fsum((yield from az_features(model, ctx, features))["entropies"])
 
 
 @register_metric("az_progressivity")
 def az_progressivity(
     model: nn.Module, ctx: MetricContext, features: Sequence[str] = FEATURES
-) -> float:
+) -> Generator[None, None, float]:
     """AZ-NAS progressivity (Lee & Ham 2024, CVPR): min gain of eigen-entropy feature to feature."""
-    h = az_features(model, ctx, features)["entropies"]
+    h = (yield from az_features(model, ctx, features))["entropies"]
     return min(b - a for a, b in pairwise(h))
 
 
 @register_metric("az_trainability", needs_grad=True)
 def az_trainability(
     model: nn.Module, ctx: MetricContext, features: Sequence[str] = FEATURES
-) -> float:
+) -> Generator[None, None, float]:
     """AZ-NAS trainability (Lee & Ham 2024, CVPR): mean over blocks of 2 - σ - 1/σ."""
-    terms = az_features(model, ctx, features, jacobians=True)["jacobians"]
+    terms = (yield from az_features(model, ctx, features, jacobians=True))["jacobians"]
     return math.fsum(terms) / len(terms)
 
 

@@ -5,6 +5,12 @@ it registers, so :func:`score_model` re-initialises the model in place, prepares
 requirement set, restores it afterwards and averages over re-initialisations; metrics only
 compute one float on an already prepared model and never know which space built it.
 
+Forward sharing: a metric that only reads activations of one forward on the probe's inputs
+may be a generator that sets up its hooks, ``yield``s once, and returns its score after the
+forward. :func:`score_model` then runs *one* forward for every such metric of a preparation
+(Entropic Score, MeCo and AZ-NAS's expressivity / progressivity read the same pass), instead
+of one each; on its own, a generator metric gets a forward of its own. Values are the same.
+
 Non-finite results: a metric whose value is NaN or ±inf on any re-initialisation scores its
 registered ``floor`` (``0.0`` for metrics that are non-negative by construction, :data:`FLOOR`
 = ``-1e30`` otherwise), a finite value that ranks at the bottom. Use :func:`is_floor` to drop
@@ -322,19 +328,74 @@ def score_model(
             grads = any(b.info.needs_grad for b in todo)
             with prepared(model, dtype, bn_mode, grads=grads):
                 ctx = MetricContext(probe, init, dtype, device, probe.input_shape, shared=shared)
+                forward_only = [b for b in todo if not b.info.needs_grad and b.info.data]
+                for label, value in _one_forward(forward_only, model, ctx).items():
+                    values[label].append(value)
                 for b in todo:
-                    values[b.label].append(_call(b, model, ctx))
+                    if b.label not in {f.label for f in forward_only}:
+                        values[b.label].append(_call(b, model, ctx))
     return {b.label: _aggregate(values[b.label], b.info.floor) for b in bound}
+
+
+def _finish(gen: Any) -> float:
+    """Resumes a generator metric after its forward and returns its score."""
+    try:
+        gen.send(None)
+    except StopIteration as stop:
+        return float(stop.value)
+    gen.close()
+    raise RuntimeError("a forward-sharing metric must yield exactly once")
+
+
+def _one_forward(bound: Sequence[_Bound], model: nn.Module, ctx: MetricContext) -> dict:
+    """Scores of forward-only metrics, the generator ones sharing one ``model(ctx.inputs)``."""
+    scores: dict[str, float] = {}
+    waiting: list[tuple[str, Any]] = []
+    try:
+        with torch.inference_mode():
+            for b in bound:
+                out = b.call(model, ctx)
+                if not inspect.isgenerator(out):
+                    scores[b.label] = float(out)
+                    continue
+                try:
+                    next(out)  # hooks in place; the metric waits for the forward
+                except StopIteration as stop:  # nothing to wait for (a shared cache hit)
+                    scores[b.label] = float(stop.value)
+                    continue
+                waiting.append((b.label, out))
+            if waiting:
+                model(ctx.inputs)
+            while waiting:  # in start order: a metric waiting on another's hooks comes after
+                label, gen = waiting.pop(0)
+                scores[label] = _finish(gen)
+    finally:
+        for _, gen in waiting:  # an error: remove the hooks still in place
+            gen.close()
+    return scores
 
 
 def _call(b: _Bound, model: nn.Module, ctx: MetricContext) -> float:
     if not b.info.needs_grad:
-        with torch.inference_mode():
-            return float(b.call(model, ctx))
+        return _one_forward([b], model, ctx)[b.label]
     for p in model.parameters():
         p.grad = None
     with torch.enable_grad():
-        value = float(b.call(model, ctx))
+        out = b.call(model, ctx)
+        if inspect.isgenerator(out):  # its own forward, with autograd
+            try:
+                next(out)
+            except StopIteration as stop:
+                value = float(stop.value)
+            else:
+                try:
+                    model(ctx.inputs)
+                except BaseException:
+                    out.close()
+                    raise
+                value = _finish(out)
+        else:
+            value = float(out)
     for p in model.parameters():
         p.grad = None
     return value

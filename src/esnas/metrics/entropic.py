@@ -19,7 +19,7 @@ Estimators (all reduced on the fly by forward hooks, never keeping activations):
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -99,6 +99,24 @@ def activation_entropies(
     eps: float = 1e-6,
 ) -> dict[str, LayerEntropy]:
     """Runs ``model(inputs)`` once and returns the entropy of every hooked layer call."""
+    pending = collect_entropies(model, estimator, aggregate_elements, hook, eps)
+    next(pending)
+    model(inputs)
+    try:
+        pending.send(None)
+    except StopIteration as done:
+        return done.value
+    raise RuntimeError("collect_entropies yields once")
+
+
+def collect_entropies(
+    model: nn.Module,
+    estimator: str = "shannon",
+    aggregate_elements: str = "sum",
+    hook: Sequence[str] = ("act",),
+    eps: float = 1e-6,
+) -> Generator[None, None, dict[str, LayerEntropy]]:
+    """Hooks the layers, yields while the caller runs one forward, returns their entropies."""
     if estimator not in ESTIMATORS:
         raise ValueError(f"estimator={estimator!r} is invalid; valid: {', '.join(ESTIMATORS)}")
     if aggregate_elements not in AGGREGATES:
@@ -115,7 +133,7 @@ def activation_entropies(
 
     with tap(select_modules(model, hook), reduce, alias) as new_pass:
         new_pass()
-        model(inputs)
+        yield
     return {
         k: LayerEntropy(a.entropy(aggregate_elements, eps), a.elements, a.channels)
         for k, a in acc.items()
@@ -142,8 +160,9 @@ def entropic(
     width_normalise: str | None = None,
     hook: Sequence[str] = ("act",),
     eps: float = 1e-6,
-) -> float:
-    """Entropic Score (Cavagnero et al. 2023): entropy of activations, aggregated.
+) -> Generator[None, None, float]:
+    """Entropic Score (Cavagnero et al. 2023): entropy of activations, aggregated (one
+    forward, shared with the other forward metrics of the call; see ``esnas.metrics.base``).
 
     Args:
         model: prepared model.
@@ -169,7 +188,7 @@ def entropic(
     if width_normalise not in WIDTH_NORMALISE:
         valid = ", ".join(map(str, WIDTH_NORMALISE))
         raise ValueError(f"width_normalise={width_normalise!r} is invalid; valid: {valid}")
-    layers = activation_entropies(model, ctx.inputs, estimator, aggregate_elements, hook, eps)
+    layers = yield from collect_entropies(model, estimator, aggregate_elements, hook, eps)
     if not layers:
         return float("nan")
     if width_normalise == "kl_uniform":  # H - log N = -KL(q || uniform): 0 = perfectly even

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 
 import torch
 from torch import nn
@@ -33,9 +33,12 @@ def min_correlation_eigenvalue(sample: torch.Tensor) -> float:
 
 
 @register_metric("meco")
-def meco(model: nn.Module, ctx: MetricContext, hook: Sequence[str] | None = None) -> float:
+def meco(
+    model: nn.Module, ctx: MetricContext, hook: Sequence[str] | None = None
+) -> Generator[None, None, float]:
     """MeCo (Jiang et al. 2023, NeurIPS): Σ over module calls of λ_min of the first sample's
-    channel correlation; ``hook=None`` = every module, as in the official code."""
+    channel correlation; ``hook=None`` = every module, as in the official code (one forward,
+    shared with the other forward metrics of the call)."""
     values: list[float] = []
 
     def reduce(key: str, a: torch.Tensor) -> None:
@@ -49,6 +52,6 @@ def meco(model: nn.Module, ctx: MetricContext, hook: Sequence[str] | None = None
     )
     with tap(modules, reduce) as new_pass:
         new_pass()
-        model(ctx.inputs)
+        yield
     kept = [v for v in values if not math.isnan(v)]
     return math.fsum(kept) if kept else float("nan")
