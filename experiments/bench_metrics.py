@@ -12,6 +12,11 @@ Usage::
 
 ``--build`` names a callable returning an ``nn.Module``; it is called as ``fn(i)`` for the
 i-th model when it takes an argument (e.g. "sample architecture i of NB201"), else ``fn()``.
+
+``--freerea DIR`` also times FreeREA's own LogSynflow and NASWOT functions (a checkout of
+github.com/NiccoloCavagnero/FreeREA; nothing of it is copied here) on the same models, inits,
+batch and threads: per init, a Kaiming re-initialisation, then its
+``compute_synflow_per_weight`` and ``compute_naswot_score`` on a noise batch.
 """
 
 from __future__ import annotations
@@ -20,10 +25,14 @@ import argparse
 import copy
 import csv
 import importlib
+import importlib.util
 import inspect
 import statistics
+import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -97,21 +106,59 @@ def bench_one(
     return out
 
 
+def _load(path: Path, name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def freerea_functions(path: str) -> dict[str, Callable[[nn.Module, Probe], None]]:
+    """FreeREA's LogSynflow, NASWOT and the pair, as FreeREA runs them per genome: for each
+    init, a re-initialisation (ours: the same Kaiming fan-out scheme as its ``init_model``,
+    whose module imports its NAS-Bench APIs), then its metric function on a noise batch."""
+    root = Path(path)
+    sys.path.insert(0, str(root))  # its metrics/synflow.py imports its top-level utils.py
+    synflow = _load(root / "metrics" / "synflow.py", "freerea_synflow")
+    naswot = _load(root / "metrics" / "naswot.py", "freerea_naswot")
+
+    def run(*fns: Callable[..., object]) -> Callable[[nn.Module, Probe], None]:
+        def call(model: nn.Module, probe: Probe) -> None:
+            x = torch.randn(probe.batch_size, *probe.input_shape)
+            for init in range(probe.num_inits):
+                reinit_(model, make_generator(probe.seed, init, "weights"), "kaiming")
+                for fn in fns:
+                    fn(model, x, None, torch.device("cpu"))
+
+        return call
+
+    ls, nw = synflow.compute_synflow_per_weight, naswot.compute_naswot_score
+    return {
+        "FreeREA's own logsynflow": run(ls),
+        "FreeREA's own naswot": run(nw),
+        "FreeREA's own logsynflow + naswot": run(ls, nw),
+    }
+
+
 def bench(
     build: Callable[[int], nn.Module],
     metrics: Sequence[str],
     probe: Probe,
     models: int = 3,
     reps: int = 3,
+    freerea: str | None = None,
 ) -> list[dict[str, object]]:
     """Median over ``models`` built models of the best-of-``reps`` ms per call, per metric."""
     rows: dict[str, list[float]] = {"(build model)": []}
+    theirs = freerea_functions(freerea) if freerea else {}
     for i in range(models):
         t = time.perf_counter()
         model = build(i)
         rows["(build model)"].append((time.perf_counter() - t) * 1000)
         for k, v in bench_one(model, metrics, probe, reps).items():
             rows.setdefault(k, []).append(v)
+        for k, fn in theirs.items():
+            rows.setdefault(k, []).append(_ms(lambda f=fn, m=model: f(m, probe), reps))
     return [{"what": k, "ms": round(statistics.median(v), 2)} for k, v in rows.items()]
 
 
@@ -128,6 +175,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, default=0, help="torch threads; 0 = torch default")
     ap.add_argument("--device", default=None)
     ap.add_argument("--csv", default=None)
+    ap.add_argument("--freerea", default=None, help="a FreeREA checkout: time its own functions")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -147,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         device=args.device,
     )
     metrics = args.metrics or METRICS.names()
-    rows = bench(build, metrics, probe, args.models, args.reps)
+    rows = bench(build, metrics, probe, args.models, args.reps, args.freerea)
     print(f"probe: {probe}; torch threads: {torch.get_num_threads()}; models: {args.models}")
     print("| what | ms per call |\n|---|---:|")
     for r in rows:
