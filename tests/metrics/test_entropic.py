@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -220,3 +222,39 @@ def test_an_activation_of_an_already_seen_tensor_is_reduced_once_with_the_same_v
         assert layers["a#0"].value == layers["b#0"].value
         # the in-place change is seen: c is reduced on its own input, not aliased to a
         assert (layers["c#0"].value == layers["a#0"].value) is (not change)
+
+
+def test_aliasing_never_reuses_a_freed_tensors_entropy_on_nb201() -> None:
+    """A freed tensor's id and memory go to new tensors; an alias must name the same live
+    input. On this NB201 cell the old (id, address)-keyed alias gave 5.11-5.20 from run to
+    run instead of 5.0708, the score of reducing every activation."""
+    from esnas.metrics.base import MetricContext, make_generator
+    from esnas.metrics.entropic import _Accumulator
+    from esnas.metrics.hooks import select_modules, tap
+    from esnas.metrics.prepare import prepared, reinit_
+    from esnas.spaces.nb201 import NB201Space
+
+    space = NB201Space("cifar10")
+    probe = Probe(input_shape=(3, 32, 32), batch_size=64, num_inits=1)
+    arch = "|none~0|+|none~0|nor_conv_3x3~1|+|nor_conv_1x1~0|avg_pool_3x3~1|nor_conv_3x3~2|"
+    # In a fresh process, where the allocator hands freed memory on as it did when found.
+    code = (
+        "import torch; from esnas.metrics import Probe, score_model;"
+        "from esnas.spaces.nb201 import NB201Space; torch.set_num_threads(1);"
+        "s = NB201Space('cifar10'); p = Probe(input_shape=(3, 32, 32), batch_size=64, num_inits=1);"
+        f"m = s.build(s.decode('{arch}'));"
+        "[print(repr(score_model(m, ['entropic'], p)['entropic'])) for _ in range(3)]"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    scores = {float(line) for line in out.stdout.split()}
+    model = space.build(space.decode(arch))
+    reinit_(model, make_generator(0, 0, "weights"), "kaiming")
+    acc: dict[str, _Accumulator] = {}
+    with prepared(model, torch.float32, "train"), torch.inference_mode():
+        ctx = MetricContext(probe, 0, torch.float32, torch.device("cpu"), probe.input_shape)
+        reduce = lambda k, a: acc.setdefault(k, _Accumulator("shannon")).update(a)  # noqa: E731
+        with tap(select_modules(model, ["act"]), reduce) as new_pass:  # no alias at all
+            new_pass()
+            model(ctx.inputs)
+    reference = math.log(math.fsum(a.entropy("sum", 1e-6) for a in acc.values()))
+    assert scores == {reference}

@@ -145,9 +145,10 @@ def test_forward_metrics_share_one_forward_and_keep_their_values() -> None:
     forwards: list[int] = []
     model.register_forward_hook(lambda *a: forwards.append(1))
     probe = _probe(space, num_inits=2)
-    names = ["entropic", "meco", "az_expressivity", "az_progressivity", "logsynflow"]
+    names = ["entropic", "meco", "naswot", "az_expressivity", "az_progressivity", "logsynflow"]
     together = score_model(model, names, probe)
-    # per init: one shared forward, and LogSynflow's own (its float64 all-ones pass)
-    assert len(forwards) == 2 * probe.num_inits
+    # per init: one shared forward, NASWOT's own (not a generator: it runs before the shared
+    # hooks are in place) and LogSynflow's (its float64 all-ones pass)
+    assert len(forwards) == 3 * probe.num_inits
     for name in names:
         assert score_model(model, [name], probe)[name] == together[name]

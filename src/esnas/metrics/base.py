@@ -123,6 +123,8 @@ class MetricInfo:
         data: reads the probe's inputs (``False``: makes its own, e.g. all-ones).
         per_init: depends on the weights; ``False`` computes it once (params, flops).
         floor: the finite bottom value returned when the metric is non-finite.
+        revision: bumped when a fix changes the metric's values, so score caches stop
+            reusing the old ones (of this metric only; 0 keeps the cache keys it always had).
     """
 
     name: str
@@ -133,6 +135,7 @@ class MetricInfo:
     data: bool = True
     per_init: bool = True
     floor: float = FLOOR
+    revision: int = 0
 
     def options(self) -> dict[str, Any]:
         """The metric's options and their defaults (what ``conf/metric/<name>.yaml`` holds)."""
@@ -174,6 +177,7 @@ def register_metric(
     data: bool = True,
     per_init: bool = True,
     floor: float = FLOOR,
+    revision: int = 0,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator registering a metric under ``name`` with its requirements (see MetricInfo)."""
     if dtype is not None:
@@ -182,7 +186,7 @@ def register_metric(
         check_choice("bn", bn, BN_MODES)
 
     def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
-        info = MetricInfo(name, fn, needs_grad, dtype, bn, data, per_init, float(floor))
+        info = MetricInfo(name, fn, needs_grad, dtype, bn, data, per_init, float(floor), revision)
         METRICS.register(name)(info)
         return fn
 
@@ -347,23 +351,31 @@ def _finish(gen: Any) -> float:
     raise RuntimeError("a forward-sharing metric must yield exactly once")
 
 
+def _shares_forward(info: MetricInfo) -> bool:
+    fn = info.fn.__call__ if inspect.isclass(info.fn) else info.fn
+    return inspect.isgeneratorfunction(fn)
+
+
 def _one_forward(bound: Sequence[_Bound], model: nn.Module, ctx: MetricContext) -> dict:
-    """Scores of forward-only metrics, the generator ones sharing one ``model(ctx.inputs)``."""
+    """Scores of forward-only metrics, the generator ones sharing one ``model(ctx.inputs)``
+    (the others run first, with forwards of their own, before any shared hook is in place)."""
     scores: dict[str, float] = {}
     waiting: list[tuple[str, Any]] = []
     try:
         with torch.inference_mode():
             for b in bound:
-                out = b.call(model, ctx)
-                if not inspect.isgenerator(out):
-                    scores[b.label] = float(out)
+                if not _shares_forward(b.info):
+                    scores[b.label] = float(b.call(model, ctx))
+            for b in bound:
+                if b.label in scores:
                     continue
+                gen = b.call(model, ctx)
                 try:
-                    next(out)  # hooks in place; the metric waits for the forward
+                    next(gen)  # hooks in place; the metric waits for the forward
                 except StopIteration as stop:  # nothing to wait for (a shared cache hit)
                     scores[b.label] = float(stop.value)
                     continue
-                waiting.append((b.label, out))
+                waiting.append((b.label, gen))
             if waiting:
                 model(ctx.inputs)
             while waiting:  # in start order: a metric waiting on another's hooks comes after
@@ -372,7 +384,7 @@ def _one_forward(bound: Sequence[_Bound], model: nn.Module, ctx: MetricContext) 
     finally:
         for _, gen in waiting:  # an error: remove the hooks still in place
             gen.close()
-    return scores
+    return {b.label: scores[b.label] for b in bound}
 
 
 def _call(b: _Bound, model: nn.Module, ctx: MetricContext) -> float:

@@ -149,7 +149,9 @@ def _width(layer: LayerEntropy, mode: str | None) -> float:
     return math.log(max(n, 2))  # a 1-wide layer must not divide by log 1 = 0
 
 
-@register_metric("entropic", floor=FLOOR)
+# revision 1: an activation's alias to an earlier equal one now needs the same live input
+# tensor (a freed tensor's id and memory, reused by a new one, made some NB201 scores wrong).
+@register_metric("entropic", floor=FLOOR, revision=1)
 def entropic(
     model: nn.Module,
     ctx: MetricContext,

@@ -10,6 +10,7 @@ Functional calls (``F.relu``) cannot be hooked: such nets need module activation
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from fnmatch import fnmatchcase
@@ -114,7 +115,9 @@ def tap(
     node tensor) calls ``alias(layer_key, earlier_key)`` instead: same output, reduced once.
     """
     calls: dict[int, int] = {}
-    seen: dict[tuple, tuple[str, float]] = {}
+    # signature -> (a weak reference to the input, its key, its sum): the weak reference tells
+    # a live tensor from a new one that a freed tensor's id and memory were given to
+    seen: dict[tuple, tuple[weakref.ref, str, float]] = {}
 
     def new_pass() -> None:
         calls.clear()
@@ -127,14 +130,16 @@ def tap(
             key = f"{name}#{k}"
             x = args[0] if isinstance(args, tuple) and args else None
             if stateless and isinstance(x, torch.Tensor) and x is not out:
-                # id + layout name the tensor; its sum guards against an in-place change in
-                # between (inference tensors keep no version counter)
-                sig = (type(m), m.extra_repr(), id(x), x.data_ptr(), x.shape, x.stride())
-                total = float(x.sum())
-                if sig in seen and seen[sig][1] == total:
-                    alias(key, seen[sig][0])
+                # the same live tensor object (not one reusing a freed one's id), whose sum
+                # guards against an in-place change in between (inference tensors keep no
+                # version counter)
+                sig = (type(m), m.extra_repr(), id(x))
+                total = float(x.detach().sum())
+                hit = seen.get(sig)
+                if hit is not None and hit[0]() is x and hit[2] == total:
+                    alias(key, hit[1])
                     return
-                seen[sig] = (key, total)
+                seen[sig] = (weakref.ref(x), key, total)
             reduce(key, first_tensor(out))
 
         return hook

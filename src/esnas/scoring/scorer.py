@@ -87,10 +87,12 @@ class Scorer:
         # Keyed by the registry name, not the label: "entropic/shannon" and "entropic" with
         # the same options are one score.
         names = {b.label: b.info.name for b in bound}
+        # A metric's own revision (a fix that changed its values) joins its key when set.
+        revisions = {b.label: {"revision": b.info.revision} for b in bound if b.info.revision}
         self._contexts = {
             label: self.cache.register(
                 {**base, "probe": _probe_description(probe), "metric": names[label],
-                 "options": opts}
+                 "options": opts, **revisions.get(label, {})}
             )
             for label, opts in self.options.items()
         }  # fmt: skip
