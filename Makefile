@@ -142,10 +142,12 @@ nb201-all-cells: ## Score all 15,625 NB201 cells (fast probe) into the score cac
 		hydra.run.dir=logs/nb201_all_cells
 
 .PHONY: reproduce-nb201-search
-reproduce-nb201-search: nb201-all-cells ## NB201 search table: 6 strategy rows x 10 seeds x budgets 300/1000
-	$(BIN)/python experiments/nb201_search.py --seeds 10 --budgets 300 1000 --strategies cyclic \
-		cyclic_maxnorm:strategy=cyclic,strategy.combine=max_norm combined freerea rea random \
-		--probe fast $(ARGS)
+reproduce-nb201-search: nb201-all-cells ## NB201 search table (the ES + LS fitness it was made with): 6 strategy rows x 10 seeds x budgets 300/1000
+	$(BIN)/python experiments/nb201_search.py --seeds 10 --budgets 300 1000 \
+		--strategies cyclic:strategy=cyclic_es_ls \
+		cyclic_maxnorm:strategy=cyclic_es_ls,strategy.combine=max_norm \
+		combined:strategy=combined_es_ls freerea rea:strategy=rea_es_ls random:strategy=random_es_ls \
+		--probe fast 'metrics=[entropic,logsynflow]' $(ARGS)
 
 # A sweep target: the multirun into logs/<name> (2 jobs at a time), then esnas-report on it.
 # $(1) experiment; $(2) figures; $(3) title; $(4) protocol line (no commas in $(3) and $(4)).
