@@ -93,10 +93,10 @@ FITNESS_CANDIDATES = $(ES_LS) $(ES_LS)@log_rank $(ES_LS)+az_complexity@log_rank 
 PEER_COMBOS := az_nas $(FITNESS_CANDIDATES)
 
 .PHONY: nb201-peers
-nb201-peers: ## AZ-NAS / MeCo beside ES and LogSynflow on NB201: 3,000 CIFAR-10 cells, a third of them on CIFAR-100 / IN16 (CPU-hours; resumable)
+nb201-peers: ## AZ-NAS / MeCo beside ES and LogSynflow on NB201: 3,000 CIFAR-10 cells, a sixth of them on CIFAR-100 / IN16 (CPU-hours; resumable)
 	$(BIN)/esnas-score experiment=nb201_peers space.dataset=cifar10 logger=none $(ARGS)
 	$(BIN)/esnas-score -m experiment=nb201_peers space.dataset=cifar100,ImageNet16-120 \
-		sample.shard=0/3 logger=none $(ARGS)
+		sample.shard=0/6 logger=none $(ARGS)
 	$(MAKE) nb201-peers-table
 
 .PHONY: nb201-peers-table
