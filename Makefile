@@ -115,11 +115,11 @@ nb201-peers-table: ## nb201_peers.{md,csv,png}, nb201_fitness_choice.{md,csv,png
 NB201_FIT_FIGURES := best_test_acc/cifar10 best_test_acc/cifar100 best_test_acc/ImageNet16-120 \
 	best_entropic best_logsynflow evaluations wall_time_s
 .PHONY: nb201-fitness-search
-nb201-fitness-search: ## Cyclic search on NB201: default fitness vs the ES + LS one before it, probe seed = search seed, 10 seeds x 1,000
+nb201-fitness-search: ## Cyclic search on NB201: default fitness (10 seeds) vs the ES + LS one before it (5), probe seed = search seed, 1,000 evaluations
 	$(BIN)/esnas-search -m experiment=nb201_cyclic strategy=cyclic probe=fast 'seed=range(0,10)' \
 		logger=csv hydra.sweep.dir=logs/nb201_fitness_search/default $(ARGS)
 	$(BIN)/esnas-search -m experiment=nb201_cyclic strategy=cyclic_es_ls 'metrics=[entropic,logsynflow]' \
-		probe=fast 'seed=range(0,10)' logger=csv hydra.sweep.dir=logs/nb201_fitness_search/es_ls $(ARGS)
+		probe=fast 'seed=range(0,5)' logger=csv hydra.sweep.dir=logs/nb201_fitness_search/es_ls $(ARGS)
 	$(BIN)/esnas-report logs/nb201_fitness_search/default logs/nb201_fitness_search/es_ls \
 		--figures $(NB201_FIT_FIGURES) --out experiments/results/nb201_fitness_search \
 		--title "NB201 cyclic search: the default fitness vs Entropic Score + LogSynflow" \

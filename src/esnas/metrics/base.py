@@ -332,11 +332,11 @@ def score_model(
             grads = any(b.info.needs_grad for b in todo)
             with prepared(model, dtype, bn_mode, grads=grads):
                 ctx = MetricContext(probe, init, dtype, device, probe.input_shape, shared=shared)
-                forward_only = [b for b in todo if not b.info.needs_grad and b.info.data]
-                for label, value in _one_forward(forward_only, model, ctx).items():
+                no_grad = [b for b in todo if not b.info.needs_grad]
+                for label, value in _one_forward(no_grad, model, ctx).items():
                     values[label].append(value)
                 for b in todo:
-                    if b.label not in {f.label for f in forward_only}:
+                    if b.info.needs_grad:
                         values[b.label].append(_call(b, model, ctx))
     return {b.label: _aggregate(values[b.label], b.info.floor) for b in bound}
 
@@ -388,8 +388,7 @@ def _one_forward(bound: Sequence[_Bound], model: nn.Module, ctx: MetricContext) 
 
 
 def _call(b: _Bound, model: nn.Module, ctx: MetricContext) -> float:
-    if not b.info.needs_grad:
-        return _one_forward([b], model, ctx)[b.label]
+    """A metric that needs gradients, with autograd on (a generator one: its own forward)."""
     for p in model.parameters():
         p.grad = None
     with torch.enable_grad():
