@@ -93,10 +93,10 @@ FITNESS_CANDIDATES = $(ES_LS) $(ES_LS)@log_rank $(ES_LS)+az_complexity@log_rank 
 PEER_COMBOS := az_nas $(FITNESS_CANDIDATES)
 
 .PHONY: nb201-peers
-nb201-peers: ## AZ-NAS / MeCo beside ES and LogSynflow on NB201: 3,000 CIFAR-10 cells, a sixth of them on CIFAR-100 / IN16 (CPU-hours; resumable)
+nb201-peers: ## AZ-NAS / MeCo beside ES and LogSynflow on NB201: 3,000 CIFAR-10 cells, a twelfth of them (250) on CIFAR-100 / IN16 (CPU-hours; resumable)
 	$(BIN)/esnas-score experiment=nb201_peers space.dataset=cifar10 logger=none $(ARGS)
 	$(BIN)/esnas-score -m experiment=nb201_peers space.dataset=cifar100,ImageNet16-120 \
-		sample.shard=0/6 logger=none $(ARGS)
+		sample.shard=0/12 logger=none $(ARGS)
 	$(MAKE) nb201-peers-table
 
 .PHONY: nb201-peers-table
@@ -115,14 +115,12 @@ nb201-peers-table: ## nb201_peers.{md,csv,png}, nb201_fitness_choice.{md,csv,png
 NB201_FIT_FIGURES := best_test_acc/cifar10 best_test_acc/cifar100 best_test_acc/ImageNet16-120 \
 	best_entropic best_logsynflow evaluations wall_time_s
 .PHONY: nb201-fitness-search
-nb201-fitness-search: ## Cyclic search on NB201: default fitness (10 seeds) vs the ES + LS one before it (5), probe seed = search seed, 1,000 evaluations
+nb201-fitness-search: ## Cyclic search on NB201 with the default fitness, probe seed = search seed, 10 seeds x 1,000 evaluations
 	$(BIN)/esnas-search -m experiment=nb201_cyclic strategy=cyclic probe=fast 'seed=range(0,10)' \
 		logger=csv hydra.sweep.dir=logs/nb201_fitness_search/default $(ARGS)
-	$(BIN)/esnas-search -m experiment=nb201_cyclic strategy=cyclic_es_ls 'metrics=[entropic,logsynflow]' \
-		probe=fast 'seed=range(0,5)' logger=csv hydra.sweep.dir=logs/nb201_fitness_search/es_ls $(ARGS)
-	$(BIN)/esnas-report logs/nb201_fitness_search/default logs/nb201_fitness_search/es_ls \
+	$(BIN)/esnas-report logs/nb201_fitness_search/default \
 		--figures $(NB201_FIT_FIGURES) --out experiments/results/nb201_fitness_search \
-		--title "NB201 cyclic search: the default fitness vs Entropic Score + LogSynflow" \
+		--title "NB201 cyclic search with the default fitness (probe seed = search seed)" \
 		--protocol @experiments/protocols/nb201_fitness_search.md
 
 .PHONY: reproduce-nb201-probe-study
