@@ -8,6 +8,7 @@ from collections.abc import Hashable, Sequence
 from typing import Any
 
 from esnas.cli.app import hydra_entry
+from esnas.scoring.run import metric_spec
 from esnas.search.recipe import run_search
 from esnas.utils.task import RunContext
 
@@ -45,8 +46,7 @@ def fake_search(ctx: RunContext) -> dict[str, Any]:
 
     from hydra.utils import instantiate
 
-    labels = [m if isinstance(m, str) else next(iter(m)) for m in ctx.cfg.metrics]
-    scorer = FakeScorer(instantiate(ctx.cfg.space), labels)
+    scorer = FakeScorer(instantiate(ctx.cfg.space), list(metric_spec(ctx.cfg)))
     sleep = float(ctx.cfg.get("sleep", 0.0))
     if sleep:
         score = scorer.score

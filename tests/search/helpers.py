@@ -7,6 +7,7 @@ from pathlib import Path
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from esnas.scoring.run import metric_spec
 from esnas.search.recipe import SearchRecipe
 from esnas.utils.loggers import DiskRunLogger
 from tests.search.fakes import FakeScorer
@@ -32,8 +33,8 @@ SHORT_CYCLIC = [
 
 def make_recipe(cfg: DictConfig, out: Path) -> SearchRecipe:
     """A set-up recipe writing to ``out`` with the fake scorer."""
-    labels = [m if isinstance(m, str) else next(iter(m)) for m in cfg.metrics]
-    recipe = SearchRecipe(out, DiskRunLogger(out), FakeScorer(instantiate(cfg.space), labels))
+    scorer = FakeScorer(instantiate(cfg.space), list(metric_spec(cfg)))
+    recipe = SearchRecipe(out, DiskRunLogger(out), scorer)
     recipe.setup(cfg)
     return recipe
 

@@ -341,14 +341,28 @@ def score_model(
     return {b.label: _aggregate(values[b.label], b.info.floor) for b in bound}
 
 
-def _finish(gen: Any) -> float:
-    """Resumes a generator metric after its forward and returns its score."""
+def _finish(gen: Any) -> Any:
+    """Resumes a generator metric after its forward and returns what it returns."""
     try:
         gen.send(None)
     except StopIteration as stop:
-        return float(stop.value)
+        return stop.value
     gen.close()
     raise RuntimeError("a forward-sharing metric must yield exactly once")
+
+
+def run_alone(gen: Any, forward: Callable[[], object]) -> Any:
+    """Drives one generator metric (or hook collector) with a forward of its own."""
+    try:
+        next(gen)
+    except StopIteration as stop:  # nothing to wait for (a shared cache hit)
+        return stop.value
+    try:
+        forward()
+    except BaseException:
+        gen.close()  # removes its hooks
+        raise
+    return _finish(gen)
 
 
 def _shares_forward(info: MetricInfo) -> bool:
@@ -380,7 +394,7 @@ def _one_forward(bound: Sequence[_Bound], model: nn.Module, ctx: MetricContext) 
                 model(ctx.inputs)
             while waiting:  # in start order: a metric waiting on another's hooks comes after
                 label, gen = waiting.pop(0)
-                scores[label] = _finish(gen)
+                scores[label] = float(_finish(gen))
     finally:
         for _, gen in waiting:  # an error: remove the hooks still in place
             gen.close()
@@ -394,19 +408,8 @@ def _call(b: _Bound, model: nn.Module, ctx: MetricContext) -> float:
     with torch.enable_grad():
         out = b.call(model, ctx)
         if inspect.isgenerator(out):  # its own forward, with autograd
-            try:
-                next(out)
-            except StopIteration as stop:
-                value = float(stop.value)
-            else:
-                try:
-                    model(ctx.inputs)
-                except BaseException:
-                    out.close()
-                    raise
-                value = _finish(out)
-        else:
-            value = float(out)
+            out = run_alone(out, lambda: model(ctx.inputs))
+        value = float(out)
     for p in model.parameters():
         p.grad = None
     return value

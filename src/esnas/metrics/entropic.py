@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from esnas.metrics.base import FLOOR, MetricContext, register_metric
+from esnas.metrics.base import FLOOR, MetricContext, register_metric, run_alone
 from esnas.metrics.hooks import channels_of, select_modules, tap
 
 ESTIMATORS = ("binary", "gaussian", "shannon")
@@ -100,13 +100,7 @@ def activation_entropies(
 ) -> dict[str, LayerEntropy]:
     """Runs ``model(inputs)`` once and returns the entropy of every hooked layer call."""
     pending = collect_entropies(model, estimator, aggregate_elements, hook, eps)
-    next(pending)
-    model(inputs)
-    try:
-        pending.send(None)
-    except StopIteration as done:
-        return done.value
-    raise RuntimeError("collect_entropies yields once")
+    return run_alone(pending, lambda: model(inputs))
 
 
 def collect_entropies(
