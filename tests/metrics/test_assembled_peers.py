@@ -47,7 +47,9 @@ def features_at_init(net: nn.Module, p: Probe, modules: list[nn.Module]) -> list
     """The outputs of ``modules`` for the weights and inputs ``score_model`` uses at init 0."""
     reinit_(net, make_generator(p.seed, 0, "weights"))
     feats: list[torch.Tensor] = []
-    hooks = [m.register_forward_hook(lambda m, i, o: feats.append(o.detach())) for m in modules]
+    hooks = [
+        m.register_forward_hook(lambda m, i, o: feats.append(o.detach().clone())) for m in modules
+    ]
     net.train()  # BN in train mode, as the probe's bn_mode
     with torch.no_grad():
         net(MetricContext(p, 0, torch.float32, torch.device("cpu"), p.input_shape).inputs)
@@ -120,3 +122,54 @@ def test_reg_swap_is_swap_times_the_size_factor() -> None:
     assert reg == pytest.approx(plain * math.exp(-((k - 0.1) ** 2) / 2.0), rel=1e-9)
     with pytest.raises(ValueError, match="sigma"):
         score_model(net, {"swap": {"mu": 1.0}}, p)
+
+
+class InPlaceCellNet(CellNet):
+    """CellNet whose features are changed in place after their module returned them."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x).relu_()
+        for cell in self.cells:
+            x = cell(x).sub_(0.5)
+        return self.head(x.mean((2, 3)))
+
+
+def test_az_features_are_read_before_a_later_in_place_op_with_or_without_backward() -> None:
+    net, p = InPlaceCellNet(), probe(num_inits=1)
+    feats = features_at_init(net, p, [net.stem, *net.cells])  # hooks see the outputs as made
+    want = sum(eigen_entropy(f) for f in feats)
+    alone = score_model(net, ["az_expressivity"], p)["az_expressivity"]  # no backward
+    with_backward = score_model(net, ["az_expressivity", "az_trainability"], p)
+    assert alone == pytest.approx(want, rel=1e-6)
+    assert with_backward["az_expressivity"] == alone
+
+
+class SharedOutputNet(nn.Module):
+    """A container returning its last child's tensor, an in-place ReLU on a conv's output and
+    two equal ReLUs on one tensor: outputs MeCo must reuse, and one it must not."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.block = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(inplace=True))
+        self.a, self.b = nn.ReLU(), nn.ReLU()
+        self.conv = nn.Conv2d(4, 4, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.block(x - 0.5)
+        return self.conv(self.a(y) + self.b(y))
+
+
+def test_meco_reuses_a_shared_output_but_not_one_changed_in_place() -> None:
+    net, p = SharedOutputNet(), probe(num_inits=1)
+    modules = [net.block[0], net.block[1], net.block, net.a, net.b, net.conv, net]
+    seen: list[float] = []
+
+    def hook(m: nn.Module, i: object, o: torch.Tensor) -> None:
+        seen.append(min_correlation_eigenvalue(o[0]))  # at the call, before any later change
+
+    handles = [m.register_forward_hook(hook) for m in modules]
+    features_at_init(net, p, [])
+    for h in handles:
+        h.remove()
+    assert len(seen) == 7 and seen[0] != seen[1]  # the in-place ReLU changed the conv's output
+    assert score_model(net, ["meco"], p)["meco"] == pytest.approx(math.fsum(seen), rel=1e-12)

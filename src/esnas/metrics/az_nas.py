@@ -99,8 +99,13 @@ def az_features(
 def _collect(model: nn.Module, features: Sequence[str]) -> Generator[None, None, dict]:
     modules = select_paths(model, features)
     kept: list[torch.Tensor] = []
+    entropies: list[float] = []
+    backward = torch.is_grad_enabled()  # trainability needs the features kept for autograd
 
     def hook(m: nn.Module, args: object, out: object) -> torch.Tensor | None:
+        if not backward:  # reduced now, before any later in-place op: nothing to keep
+            entropies.append(eigen_entropy(first_tensor(out)))
+            return None
         kept.append(first_tensor(out))
         # Later in-place ops (a ReLU) then change the clone, not the kept feature.
         return out.clone() if isinstance(out, torch.Tensor) else None
@@ -113,13 +118,14 @@ def _collect(model: nn.Module, features: Sequence[str]) -> Generator[None, None,
     finally:
         for h in handles:
             h.remove()
-    if len(kept) < 2:
+    if backward:
+        entropies = [eigen_entropy(f) for f in kept]
+    if len(entropies) < 2:
         raise ValueError(
-            f"AZ-NAS needs >= 2 features; features={list(features)} matched {len(kept)} module "
-            "calls (module paths, one '*' per segment, e.g. 'stem', 'cells.*')"
+            f"AZ-NAS needs >= 2 features; features={list(features)} matched {len(entropies)} "
+            "module calls (module paths, one '*' per segment, e.g. 'stem', 'cells.*')"
         )
-    entropies = [eigen_entropy(f) for f in kept]
-    return {"entropies": entropies, "kept": kept if torch.is_grad_enabled() else []}
+    return {"entropies": entropies, "kept": kept}
 
 
 @register_metric("az_expressivity")

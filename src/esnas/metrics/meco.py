@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
+import weakref
 from collections.abc import Generator, Sequence
 
 import torch
@@ -39,19 +40,34 @@ def meco(
     """MeCo (Jiang et al. 2023, NeurIPS): Σ over module calls of λ_min of the first sample's
     channel correlation; ``hook=None`` = every module, as in the official code (one forward,
     shared with the other forward metrics of the call)."""
-    values: list[float] = []
+    values: dict[str, float] = {}
+    # A container returns its last child's output tensor, and NB201's edges apply equal ReLUs
+    # to one node tensor: the same live tensor (weak reference) with the same first-sample
+    # sum (an in-place change in between shows) gets the λ already computed, not a new eigh.
+    done: dict[int, tuple[weakref.ref, float, float]] = {}
 
     def reduce(key: str, a: torch.Tensor) -> None:
-        if a.dim() >= 2:  # the first sample must still be a (channels, ...) map
-            values.append(min_correlation_eigenvalue(a[0]))
+        if a.dim() < 2:  # the first sample must still be a (channels, ...) map
+            return
+        total = float(a[0].sum())
+        hit = done.get(id(a))
+        if hit is not None and hit[0]() is a and hit[1] == total:
+            values[key] = hit[2]
+            return
+        values[key] = min_correlation_eigenvalue(a[0])
+        done[id(a)] = (weakref.ref(a), total, values[key])
+
+    def alias(key: str, earlier: str) -> None:  # the same activation of the same live tensor
+        if earlier in values:
+            values[key] = values[earlier]
 
     modules = (
         [(n or "net", m) for n, m in model.named_modules()]
         if hook is None
         else select_modules(model, hook)
     )
-    with tap(modules, reduce) as new_pass:
+    with tap(modules, reduce, alias) as new_pass:
         new_pass()
         yield
-    kept = [v for v in values if not math.isnan(v)]
+    kept = [v for v in values.values() if not math.isnan(v)]
     return math.fsum(kept) if kept else float("nan")
