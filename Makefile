@@ -51,9 +51,10 @@ format: ## ruff autofix + format
 	$(BIN)/ruff format src tests experiments
 
 .PHONY: bench
-bench: ## Benchmarks: ms per NB201 cell of every metric (median of 20 cells), CLI start-up, threads (FREEREA=<checkout>: FreeREA's own functions beside)
+bench: ## Benchmarks: ms per NB201 cell of every metric (median of 20 cells), CLI start-up, threads (FREEREA=<checkout>: FreeREA's own functions beside; BENCH_METRICS="a b": only those)
 	$(TEST_ENV) $(BIN)/python experiments/bench_metrics.py --build nb201 --models 20 --reps 1 \
-		--input-shape 3 32 32 --batch-size 64 --num-inits 3 $(if $(FREEREA),--freerea $(FREEREA))
+		--input-shape 3 32 32 --batch-size 64 --num-inits 3 $(if $(FREEREA),--freerea $(FREEREA)) \
+		$(if $(BENCH_METRICS),--metrics $(BENCH_METRICS)) $(BENCH_ARGS)
 	$(TEST_ENV) $(BIN)/python experiments/bench_startup.py
 	env -u OMP_NUM_THREADS $(TEST_ENV) $(BIN)/python experiments/bench_threads.py
 

@@ -23,14 +23,16 @@ class FakeScorer:
     ``entropic`` favours convolutions (NB201) / MACs; ``logsynflow`` favours params.
     """
 
-    def __init__(self, space: Any, labels: Sequence[str] = ("entropic", "logsynflow")) -> None:
-        self.space, self.labels = space, list(labels)
+    def __init__(
+        self, space: Any, labels: Sequence[str] = ("entropic", "logsynflow"), salt: str = ""
+    ) -> None:
+        self.space, self.labels, self.salt = space, list(labels), salt  # salt: other scores
         self.last_seconds = 0.0
         self.calls = 0
 
     def score(self, genome: Hashable) -> dict[str, float]:
         self.calls += 1
-        arch = self.space.encode(genome)
+        arch = self.space.encode(genome) + self.salt
         cost = self.space.cost(genome)
         self.last_seconds = 0.001 + _unit(arch + "t") * 1e-3
         base = {
@@ -46,7 +48,8 @@ def fake_search(ctx: RunContext) -> dict[str, Any]:
 
     from hydra.utils import instantiate
 
-    scorer = FakeScorer(instantiate(ctx.cfg.space), list(metric_spec(ctx.cfg)))
+    space, labels = instantiate(ctx.cfg.space), list(metric_spec(ctx.cfg))
+    scorer, rescorer = FakeScorer(space, labels), FakeScorer(space, labels, salt="rescore")
     sleep = float(ctx.cfg.get("sleep", 0.0))
     if sleep:
         score = scorer.score
@@ -56,7 +59,7 @@ def fake_search(ctx: RunContext) -> dict[str, Any]:
             return score(genome)
 
         scorer.score = slow  # type: ignore[method-assign]
-    return run_search(ctx, scorer=scorer)
+    return run_search(ctx, scorer=scorer, rescorer=rescorer)
 
 
 main = hydra_entry("search", "search", fake_search)

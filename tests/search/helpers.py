@@ -31,10 +31,12 @@ SHORT_CYCLIC = [
 ]
 
 
-def make_recipe(cfg: DictConfig, out: Path) -> SearchRecipe:
-    """A set-up recipe writing to ``out`` with the fake scorer."""
-    scorer = FakeScorer(instantiate(cfg.space), list(metric_spec(cfg)))
-    recipe = SearchRecipe(out, DiskRunLogger(out), scorer)
+def make_recipe(cfg: DictConfig, out: Path, rescorer: object | None = None) -> SearchRecipe:
+    """A set-up recipe writing to ``out`` with the fake scorer (and ``rescorer``, else a
+    fake one with other scores, for ``strategy.rescore``)."""
+    space, labels = instantiate(cfg.space), list(metric_spec(cfg))
+    rescorer = rescorer or FakeScorer(space, labels, salt="rescore")
+    recipe = SearchRecipe(out, DiskRunLogger(out), FakeScorer(space, labels), rescorer)
     recipe.setup(cfg)
     return recipe
 

@@ -84,7 +84,7 @@ class CyclicSearch(Strategy):
         self.order = [g for g in PHASE_ORDER if engine.space.has_group(g)]
         if final["pool"] not in ("history", "population"):
             raise ValueError(f"final.pool {final['pool']!r} invalid; valid: history, population")
-        self.final_pool = final["pool"]
+        self.pool_of_final = final["pool"]
         self._final_metrics = list(final["metrics"] or size_cfg["metrics"])
         if self.starts < 1 or self.init_size < 2:
             raise ValueError("init.starts must be >= 1 and init.population >= 2")
@@ -134,7 +134,7 @@ class CyclicSearch(Strategy):
                     f"space {space.name} has no {g} genes: only {', '.join(self.order)} phases run"
                 )
         lines.append(
-            f"final pick: best of the {self.final_pool} under {'+'.join(self.final_metrics)}"
+            f"final pick: best of the {self.pool_of_final} under {'+'.join(self.final_metrics)}"
         )
         return lines
 
@@ -218,9 +218,9 @@ class CyclicSearch(Strategy):
             if self.kind_index == 0:
                 self.cycle += 1
 
-    def pick(self) -> int:
-        pool = range(self.engine.evaluations) if self.final_pool == "history" else self.population
-        return self.engine.best(list(pool) or range(self.engine.evaluations), self.final_metrics)[0]
+    def final_pool(self) -> list[int]:
+        history = list(range(self.engine.evaluations))
+        return history if self.pool_of_final == "history" else list(self.population) or history
 
     # ---- state --------------------------------------------------------------------------------
     _STATE = (

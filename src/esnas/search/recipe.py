@@ -12,6 +12,7 @@ import math
 import random
 import warnings
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,22 +40,26 @@ log = get_logger(__name__)
 PHASE_CODES = {"init": 0, "topology": 1, "size": 2, "search": 3}
 
 
-def build_scorer(cfg: DictConfig, space: Any) -> ScorerLike:
-    """The cached :class:`esnas.scoring.Scorer` for ``cfg.metrics`` / ``cfg.probe`` on
-    ``cfg.device`` (``auto`` = CUDA when present)."""
+def build_scorer(
+    cfg: DictConfig, space: Any, probe_overrides: Mapping[str, Any] | None = None
+) -> ScorerLike:
+    """The cached :class:`esnas.scoring.Scorer` for ``cfg.metrics`` / ``cfg.probe`` (with
+    ``probe_overrides`` on top) on ``cfg.device`` (``auto`` = CUDA when present)."""
     from esnas.scoring import Scorer, make_probe
     from esnas.scoring.cache import open_cache
     from esnas.scoring.run import metric_spec
 
-    probe = make_probe(cfg.probe, space, device=cfg.get("device", "auto"))
+    probe_cfg = OmegaConf.merge(cfg.probe, dict(probe_overrides or {}))
+    probe = make_probe(probe_cfg, space, device=cfg.get("device", "auto"))
     return Scorer(space, metric_spec(cfg), probe, open_cache(cfg.get("cache")))
 
 
 # Settings that may change between a run and its resume: the budget (extend a search), where
-# outputs, logs and the cache go, how fast it runs. Everything else must match.
+# outputs, logs and the cache go, how fast it runs, and how the answer is re-scored at the end
+# (it changes the pick, never the search's path, so a finished search can be re-picked).
 RESUMABLE_KEYS = (
-    "budget", "paths", "hydra", "logger", "tags", "resume", "cache", "device",
-    "torch_threads", "task_name",
+    "budget", "paths", "hydra", "logger", "tags", "resume", "resume_from", "cache", "device",
+    "torch_threads", "task_name", "strategy.rescore",
 )  # fmt: skip
 
 
@@ -73,7 +78,8 @@ def run_identity(cfg: DictConfig) -> dict[str, Any]:
             flat[prefix[:-1]] = node
 
     walk({k: v for k, v in container.items() if k not in RESUMABLE_KEYS}, "")
-    return flat
+    nested = tuple(f"{k}." for k in RESUMABLE_KEYS if "." in k)
+    return {k: v for k, v in flat.items() if not k.startswith(nested)}
 
 
 def identity_diff(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
@@ -102,6 +108,8 @@ class SearchRecipe:
         logger: the run logger (W&B, CSV or none).
         scorer: an already built scorer (tests, or a script sharing one cache across
             runs); ``None`` builds one from the config in :meth:`setup`.
+        rescorer: the scorer of the final re-scoring (``strategy.rescore``); ``None`` builds
+            one from the config (the probe with ``strategy.rescore.probe`` on top) when needed.
     """
 
     def __init__(
@@ -109,11 +117,12 @@ class SearchRecipe:
         output_dir: str | Path,
         logger: RunLogger | None = None,
         scorer: ScorerLike | None = None,
+        rescorer: ScorerLike | None = None,
     ) -> None:
         self.output_dir = Path(output_dir)
         self.logger = logger or RunLogger(output_dir)
-        self.scorer = scorer
-        self._owns_scorer = scorer is None
+        self.scorer, self.rescorer = scorer, rescorer
+        self._owns_scorer, self._owns_rescorer = scorer is None, rescorer is None
         self.checkpoint_path = self.output_dir / CHECKPOINT_FILE
         self.resumed = False
 
@@ -134,6 +143,11 @@ class SearchRecipe:
         combine = strategy_cfg.pop("combine", "max_norm")
         unique = strategy_cfg.pop("unique", True)
         self.checkpoint_every = int(strategy_cfg.pop("checkpoint_every", 1))
+        rescore = strategy_cfg.pop("rescore", None) or {}
+        self.rescore_top = int(rescore.get("top") or 0)
+        self.rescore_probe = dict(rescore.get("probe") or {})
+        if self.rescore_top < 0:
+            raise ValueError(f"strategy.rescore.top must be >= 0 (0 = off), got {self.rescore_top}")
         if self.scorer is None:
             self.scorer = build_scorer(cfg, self.space)
         self.engine = Engine(
@@ -160,15 +174,15 @@ class SearchRecipe:
             "seed": int(cfg.seed),
             "config": run_identity(cfg),
         }
-        if self.checkpoint_path.exists() and cfg.get("resume", True):
-            self.load_state_dict(load_checkpoint(self.checkpoint_path))
+        source = self.checkpoint_path if cfg.get("resume", True) else None
+        if source is not None and not source.exists() and cfg.get("resume_from"):
+            source = Path(cfg.resume_from)  # continue (or re-pick) another run's search here
+            if not source.is_file():
+                raise ValueError(f"resume_from={str(source)!r} is not a file (a search_state.json)")
+        if source is not None and source.exists():
+            self.load_state_dict(load_checkpoint(source), source)
             self.resumed = True
-            log.info(
-                "resuming %s from %s at %d evaluations",
-                name,
-                self.checkpoint_path,
-                self.engine.evaluations,
-            )
+            log.info("resuming %s from %s at %d evaluations", name, source, self.engine.evaluations)
         for line in self.strategy.describe():
             log.info(line)
 
@@ -180,11 +194,12 @@ class SearchRecipe:
             "strategy": self.strategy.state_dict(),
         }
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+    def load_state_dict(self, state: Mapping[str, Any], source: Path | None = None) -> None:
+        source = source or self.checkpoint_path
         differing = identity_diff(state["identity"], self.identity)
         if differing:
             raise CorruptCheckpointError(
-                f"search checkpoint {self.checkpoint_path} belongs to another search "
+                f"search checkpoint {source} belongs to another search "
                 f"(differs in {'; '.join(differing)}); use another output dir "
                 "(hydra.run.dir=...) or resume=false to overwrite it"
             )
@@ -194,7 +209,7 @@ class SearchRecipe:
             self.strategy.load_state_dict(state["strategy"])
         except (AttributeError, KeyError, TypeError, ValueError) as err:
             raise CorruptCheckpointError(
-                f"search checkpoint {self.checkpoint_path} is inconsistent: {err}; delete it "
+                f"search checkpoint {source} is inconsistent: {err}; delete it "
                 "to start over or pass resume=false to overwrite it"
             ) from None
 
@@ -253,6 +268,26 @@ class SearchRecipe:
         self.checkpoint()
         return self.finish()
 
+    def _rescored_pick(self) -> int:
+        """The final fitness's top ``rescore.top`` genomes scored again with the re-scoring
+        probe (more initialisations: less of one draw's noise), the best of them picked.
+
+        Why: on NB201 every search's history holds the optimum, and which of the near-equal
+        finalists wins is decided by the probe's draw (nb201_rescore.md)."""
+        eng, strat = self.engine, self.strategy
+        finalists = strat.finalists(self.rescore_top)
+        if self.rescorer is None:
+            self.rescorer = build_scorer(self.cfg, self.space, self.rescore_probe)
+        log.info(
+            "re-scoring the %d finalists with probe %s", len(finalists), self.rescore_probe or "{}"
+        )
+        rescored = [
+            replace(eng.history[i], scores=dict(self.rescorer.score(eng.genome(i))))
+            for i in finalists
+        ]
+        fits = fitness(rescored, strat.final_metrics, eng.combine)
+        return finalists[max(range(len(fits)), key=lambda p: (fits[p], -p))]
+
     def _phase_marker(self, phase: str) -> None:
         cycle = getattr(self.strategy, "cycle", 0)
         log.info(
@@ -268,7 +303,8 @@ class SearchRecipe:
         eng, strat, out = self.engine, self.strategy, self.output_dir
         if not eng.history:
             raise RuntimeError("the search evaluated nothing (budget.seconds too small?)")
-        best_i = strat.pick()
+        first_i = strat.pick()
+        best_i = self._rescored_pick() if self.rescore_top else first_i
         best = eng.history[best_i]
         final_fits = fitness(eng.history, strat.final_metrics, eng.combine)
         labels = list(best.scores)
@@ -291,6 +327,11 @@ class SearchRecipe:
             **{f"best_{k}": v for k, v in self.space.ground_truth(eng.genome(best_i)).items()},
             **{f"best_{k}": v for k, v in self.space.traits(eng.genome(best_i)).items()},
         }
+        if self.rescore_top:  # what the pick was before the finalists were re-scored
+            figures["rescore_top"] = self.rescore_top
+            figures["first_pick_arch"] = eng.history[first_i].arch
+            truth = self.space.ground_truth(eng.genome(first_i))
+            figures.update({f"first_pick_{k}": v for k, v in truth.items()})
         best_json, best_yaml = write_best(
             out,
             best,
@@ -352,11 +393,12 @@ class SearchRecipe:
 
     def close(self) -> None:
         """Releases the scorer's cache connection if this recipe built the scorer."""
-        if not self._owns_scorer:
-            return
-        cache = getattr(self.scorer, "cache", None)
-        if cache is not None and hasattr(cache, "close"):
-            cache.close()
+        owned = [self.scorer] if self._owns_scorer else []
+        owned += [self.rescorer] if self._owns_rescorer else []
+        for scorer in owned:
+            cache = getattr(scorer, "cache", None)
+            if cache is not None and hasattr(cache, "close"):
+                cache.close()
 
 
 def warn_time_limit(evaluations: int, budget: int, seconds: float | None) -> None:
@@ -370,10 +412,12 @@ def warn_time_limit(evaluations: int, budget: int, seconds: float | None) -> Non
     warnings.warn(message, RuntimeWarning, stacklevel=2)
 
 
-def run_search(ctx: Any, scorer: ScorerLike | None = None) -> dict[str, Any]:
+def run_search(
+    ctx: Any, scorer: ScorerLike | None = None, rescorer: ScorerLike | None = None
+) -> dict[str, Any]:
     """The ``esnas-search`` task: setup, run, close; returns the figures. A search stopped
     by ``budget.seconds`` before its evaluations ends with status ``time_limit``."""
-    recipe = SearchRecipe(ctx.output_dir, ctx.logger, scorer)
+    recipe = SearchRecipe(ctx.output_dir, ctx.logger, scorer, rescorer)
     try:
         recipe.setup(ctx.cfg)
         figures = recipe.run()

@@ -85,9 +85,21 @@ class Strategy:
         """One generation (at least one evaluation unless the budget is spent)."""
         raise NotImplementedError
 
+    def final_pool(self) -> list[int]:
+        """Evaluation indices the answer is picked from: the whole history."""
+        return list(range(self.engine.evaluations))
+
     def pick(self) -> int:
-        """Evaluation index of the answer: the fittest feasible genome of the history."""
-        return self.engine.best(range(self.engine.evaluations), self.final_metrics)[0]
+        """Evaluation index of the answer: the fittest of :meth:`final_pool`."""
+        return self.engine.best(self.final_pool(), self.final_metrics)[0]
+
+    def finalists(self, k: int) -> list[int]:
+        """The ``k`` fittest of :meth:`final_pool` under the final fitness, best first (ties:
+        earliest), so ``finalists(1) == [pick()]``."""
+        pool = self.final_pool()
+        fits = self.engine.fitness_of(pool, self.final_metrics)
+        order = sorted(range(len(pool)), key=lambda p: (-fits[p], pool[p]))
+        return [pool[p] for p in order[:k]]
 
     def generation_stats(self) -> dict[str, float]:
         """Best and mean fitness of the population under the current phase's fitness."""
