@@ -7,9 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
+from hydra.utils import instantiate
 
+from esnas.scoring.run import metric_spec
 from esnas.search.checkpoint import CHECKPOINT_FILE, CorruptCheckpointError
 from esnas.search.fitness import fitness
+from tests.search.fakes import FakeScorer
 from tests.search.helpers import history_of, make_recipe
 
 RANDOM = ["strategy=random", "budget.evaluations=30", "logger=none", "seed=3"]
@@ -84,3 +87,13 @@ def test_resume_from_another_search_or_no_file_is_refused(run_config, tmp_path) 
         make_recipe(run_config("search", [*RANDOM, f"resume_from={missing}"]), tmp_path / "y")
     with pytest.raises(ValueError, match=r"strategy\.rescore\.top must be >= 0"):
         make_recipe(run_config("search", [*RANDOM, "+strategy.rescore.top=-1"]), tmp_path / "z")
+
+
+def test_a_rescorer_that_agrees_with_the_search_keeps_its_pick(run_config, tmp_path) -> None:
+    """The finalists' new scores replace theirs in the same fitness over the same pool: equal
+    scores give the same answer (ranked among the finalists alone, they need not)."""
+    for seed in range(8):
+        cfg = run_config("search", [*RANDOM_RESCORED, f"seed={seed}"])
+        space, labels = instantiate(cfg.space), list(metric_spec(cfg))
+        figures = make_recipe(cfg, tmp_path / str(seed), FakeScorer(space, labels)).run()
+        assert figures["best_arch"] == figures["first_pick_arch"], seed

@@ -270,23 +270,26 @@ class SearchRecipe:
 
     def _rescored_pick(self) -> int:
         """The final fitness's top ``rescore.top`` genomes scored again with the re-scoring
-        probe (more initialisations: less of one draw's noise), the best of them picked.
+        probe (more initialisations: less of one draw's noise); the same final fitness over
+        the same pool, with those scores in place of theirs, picks among them.
 
         Why: on NB201 every search's history holds the optimum, and which of the near-equal
-        finalists wins is decided by the probe's draw (nb201_rescore.md)."""
+        finalists wins is decided by the probe's draw (nb201_rescore.md). Ranked among the
+        finalists alone instead, a few of them would decide each other's ranks."""
         eng, strat = self.engine, self.strategy
-        finalists = strat.finalists(self.rescore_top)
+        pool, finalists = strat.final_pool(), strat.finalists(self.rescore_top)
         if self.rescorer is None:
             self.rescorer = build_scorer(self.cfg, self.space, self.rescore_probe)
         log.info(
             "re-scoring the %d finalists with probe %s", len(finalists), self.rescore_probe or "{}"
         )
-        rescored = [
-            replace(eng.history[i], scores=dict(self.rescorer.score(eng.genome(i))))
-            for i in finalists
+        rescored = {i: dict(self.rescorer.score(eng.genome(i))) for i in finalists}
+        members = [
+            replace(eng.history[i], scores=rescored[i]) if i in rescored else eng.history[i]
+            for i in pool
         ]
-        fits = fitness(rescored, strat.final_metrics, eng.combine)
-        return finalists[max(range(len(fits)), key=lambda p: (fits[p], -p))]
+        fits = dict(zip(pool, fitness(members, strat.final_metrics, eng.combine), strict=True))
+        return max(finalists, key=lambda i: (fits[i], -finalists.index(i)))
 
     def _phase_marker(self, phase: str) -> None:
         cycle = getattr(self.strategy, "cycle", 0)
