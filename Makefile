@@ -124,6 +124,18 @@ nb201-fitness-search: ## Cyclic search on NB201 with the default fitness, probe 
 		--title "NB201 cyclic search with the default fitness (probe seed = search seed)" \
 		--protocol @experiments/protocols/nb201_fitness_search.md
 
+.PHONY: nb201-rescore
+nb201-rescore: ## The fitness search's answers re-picked after their top 10 are re-scored with 3 / 10 inits (batch 16) or 3 (batch 64); needs nb201-fitness-search's runs
+	$(BIN)/esnas-search -m experiment=nb201_rescore 'seed=range(0,10)' \
+		strategy.rescore.probe.num_inits=3,10 logger=csv $(ARGS)
+	$(BIN)/esnas-search -m experiment=nb201_rescore 'seed=range(0,10)' \
+		+strategy.rescore.probe.batch_size=64 logger=csv $(ARGS)
+	$(BIN)/esnas-report logs/nb201_rescore --replicate seed \
+		--figures best_test_acc/cifar10 first_pick_test_acc/cifar10 best_test_acc/cifar100 \
+		best_test_acc/ImageNet16-120 rescore_seconds_uncached --out experiments/results/nb201_rescore \
+		--title "NB201: the default fitness search's pick after re-scoring its 10 finalists" \
+		--protocol @experiments/protocols/nb201_rescore.md
+
 .PHONY: reproduce-nb201-probe-study
 reproduce-nb201-probe-study: ## What the fast probe costs in rank correlation (200 CIFAR-10 cells)
 	$(BIN)/python experiments/nb201_probe_study.py $(ARGS)

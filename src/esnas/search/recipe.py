@@ -283,7 +283,10 @@ class SearchRecipe:
         log.info(
             "re-scoring the %d finalists with probe %s", len(finalists), self.rescore_probe or "{}"
         )
-        rescored = {i: dict(self.rescorer.score(eng.genome(i))) for i in finalists}
+        rescored, self.rescore_seconds = {}, 0.0
+        for i in finalists:
+            rescored[i] = dict(self.rescorer.score(eng.genome(i)))
+            self.rescore_seconds += float(getattr(self.rescorer, "last_seconds", 0.0) or 0.0)
         members = [
             replace(eng.history[i], scores=rescored[i]) if i in rescored else eng.history[i]
             for i in pool
@@ -332,6 +335,7 @@ class SearchRecipe:
         }
         if self.rescore_top:  # what the pick was before the finalists were re-scored
             figures["rescore_top"] = self.rescore_top
+            figures["rescore_seconds_uncached"] = round(self.rescore_seconds, 3)
             figures["first_pick_arch"] = eng.history[first_i].arch
             truth = self.space.ground_truth(eng.genome(first_i))
             figures.update({f"first_pick_{k}": v for k, v in truth.items()})
