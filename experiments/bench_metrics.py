@@ -42,6 +42,9 @@ from esnas.metrics.base import METRICS, MetricContext, Probe, make_generator, sc
 from esnas.metrics.prepare import prepared, reinit_
 from esnas.scoring.run import default_fitness
 
+PLAIN = "(plain forward: reinit + forward per init)"
+FREEREA_PAIR = "FreeREA's own logsynflow + naswot"
+
 
 def small_convnet(width: int = 16) -> nn.Module:
     """A CIFAR-shaped Conv-BN-ReLU net (3 stages, GAP, linear head), for a quick run."""
@@ -89,9 +92,7 @@ def bench_one(
     score_model(model, list(metrics), probe)  # warm-up (lazy imports, allocator)
     out = {name: _ms(lambda n=name: score_model(model, [n], probe), reps) for name in metrics}
     out["(all metrics in one call)"] = _ms(lambda: score_model(model, list(metrics), probe), reps)
-    out["(plain forward: reinit + forward per init)"] = _ms(
-        lambda: plain_forward(model, probe), reps
-    )
+    out[PLAIN] = _ms(lambda: plain_forward(model, probe), reps)
     fit, _ = default_fitness()
     out[f"(default fitness: {' + '.join(fit)}, one call)"] = _ms(
         lambda: score_model(model, fit, probe), reps
@@ -136,7 +137,7 @@ def freerea_functions(path: str) -> dict[str, Callable[[nn.Module, Probe], None]
     return {
         "FreeREA's own logsynflow": run(ls),
         "FreeREA's own naswot": run(nw),
-        "FreeREA's own logsynflow + naswot": run(ls, nw),
+        FREEREA_PAIR: run(ls, nw),
     }
 
 
@@ -197,9 +198,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     metrics = args.metrics or METRICS.names()
     rows = bench(build, metrics, probe, args.models, args.reps, args.freerea)
     print(f"probe: {probe}; torch threads: {torch.get_num_threads()}; models: {args.models}")
-    print("| what | ms per call |\n|---|---:|")
+    ms = {r["what"]: r["ms"] for r in rows}
+    refs = [(f"× {k.strip('()').split(':')[0]}", ms[k]) for k in (PLAIN, FREEREA_PAIR) if k in ms]
+    print("| what | ms per call |" + "".join(f" {name} |" for name, _ in refs))
+    print("|---|---:|" + "---:|" * len(refs))
     for r in rows:
-        print(f"| {r['what']} | {r['ms']} |")
+        ratios = "".join(f" {r['ms'] / ref:.2f} |" for _, ref in refs)
+        print(f"| {r['what']} | {r['ms']:.0f} |{ratios}")
     if args.csv:
         with open(args.csv, "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=["what", "ms"])
