@@ -175,6 +175,21 @@ def test_tables_made_with_the_es_ls_fitness_pin_it(overrides: list[str], tmp_pat
     }
     assert got == ES_LS
     assert sorted(cfg["metrics"]) == ["entropic", "logsynflow"]
+    assert strategy["rescore"]["top"] == 0  # they picked without re-scoring the finalists
+
+
+@pytest.mark.parametrize("strategy", ["rea_es_ls", "random_es_ls", "combined_es_ls"])
+def test_the_es_ls_baselines_pick_without_rescoring(strategy: str, tmp_path: Path) -> None:
+    cfg = resolve_job(compose_run_config("search", [f"strategy={strategy}"], output_dir=tmp_path))
+    assert cfg["strategy"]["rescore"]["top"] == 0
+
+
+@pytest.mark.parametrize("strategy", ["cyclic", "combined", "rea", "random"])
+def test_the_default_fitness_strategies_rescore_their_finalists(
+    strategy: str, tmp_path: Path
+) -> None:
+    cfg = resolve_job(compose_run_config("search", [f"strategy={strategy}"], output_dir=tmp_path))
+    assert cfg["strategy"]["rescore"] == {"top": 10, "probe": {"num_inits": 3}}
 
 
 def test_default_fitness_and_combined_share_the_size_phase_fitness(tmp_path: Path) -> None:
