@@ -113,8 +113,8 @@ nb201-peers-table: ## nb201_peers.{md,csv,png}, nb201_fitness_choice.{md,csv,png
 		--protocol @experiments/protocols/nb201_fitness_choice.md \
 		--out experiments/results/nb201_fitness_choice
 
-NB201_FIT_FIGURES := best_test_acc/cifar10 best_test_acc/cifar100 best_test_acc/ImageNet16-120 \
-	best_entropic best_logsynflow evaluations wall_time_s
+NB201_FIT_FIGURES := best_test_acc/cifar10 first_pick_test_acc/cifar10 best_test_acc/cifar100 \
+	best_test_acc/ImageNet16-120 best_entropic best_logsynflow evaluations wall_time_s rescore_seconds_uncached
 .PHONY: nb201-fitness-search
 nb201-fitness-search: ## Cyclic search on NB201 with the default fitness, probe seed = search seed, 10 seeds x 1,000 evaluations
 	$(BIN)/esnas-search -m experiment=nb201_cyclic strategy=cyclic probe=fast 'seed=range(0,10)' \

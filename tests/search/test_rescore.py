@@ -15,8 +15,9 @@ from esnas.search.fitness import fitness
 from tests.search.fakes import FakeScorer
 from tests.search.helpers import history_of, make_recipe
 
-RANDOM = ["strategy=random", "budget.evaluations=30", "logger=none", "seed=3"]
-RANDOM_RESCORED = [*RANDOM, "+strategy.rescore.top=5", "+strategy.rescore.probe.num_inits=7"]
+BASE = ["strategy=random", "budget.evaluations=30", "logger=none", "seed=3"]
+RANDOM = [*BASE, "strategy.rescore.top=0"]  # the first pick only
+RANDOM_RESCORED = [*BASE, "strategy.rescore.top=5", "strategy.rescore.probe.num_inits=7"]
 
 
 class Favouring:
@@ -86,7 +87,7 @@ def test_resume_from_another_search_or_no_file_is_refused(run_config, tmp_path) 
     with pytest.raises(ValueError, match=r"resume_from=.*nowhere\.json.* is not a file"):
         make_recipe(run_config("search", [*RANDOM, f"resume_from={missing}"]), tmp_path / "y")
     with pytest.raises(ValueError, match=r"strategy\.rescore\.top must be >= 0"):
-        make_recipe(run_config("search", [*RANDOM, "+strategy.rescore.top=-1"]), tmp_path / "z")
+        make_recipe(run_config("search", [*RANDOM, "strategy.rescore.top=-1"]), tmp_path / "z")
 
 
 def test_a_rescorer_that_agrees_with_the_search_keeps_its_pick(run_config, tmp_path) -> None:
