@@ -94,10 +94,13 @@ FITNESS_CANDIDATES = $(ES_LS) $(ES_LS)@log_rank $(ES_LS)+az_complexity@log_rank 
 PEER_COMBOS := az_nas $(FITNESS_CANDIDATES)
 
 .PHONY: nb201-peers
-nb201-peers: ## AZ-NAS / MeCo beside ES and LogSynflow on NB201: 3,000 CIFAR-10 cells, a twelfth of them (250) on CIFAR-100 / IN16 (CPU-hours; resumable)
+nb201-peers: ## AZ-NAS / MeCo beside ES and LogSynflow on NB201: 3,000 CIFAR-10 cells, a quarter of them (750) on CIFAR-100, a twelfth (250) on IN16 (CPU-hours; resumable)
 	$(BIN)/esnas-score experiment=nb201_peers space.dataset=cifar10 logger=none $(ARGS)
-	$(BIN)/esnas-score -m experiment=nb201_peers space.dataset=cifar100,ImageNet16-120 \
-		sample.shard=0/12 logger=none $(ARGS)
+	$(BIN)/esnas-score experiment=nb201_peers space.dataset=cifar100 sample.shard=0/4 logger=none $(ARGS)
+	$(BIN)/esnas-score experiment=nb201_peers space.dataset=ImageNet16-120 sample.shard=0/12 \
+		logger=none $(ARGS)
+	$(BIN)/esnas-score -m experiment=nb201_peers space.dataset=cifar10 sample.shard=0/10 seed=1,2 \
+		'output=$${paths.root_dir}/$(PEERS)_cifar10_probe_seed$${seed}.csv' logger=none $(ARGS)
 	$(MAKE) nb201-peers-table
 
 .PHONY: nb201-peers-table
@@ -106,6 +109,11 @@ nb201-peers-table: ## nb201_peers.{md,csv,png}, nb201_fitness_choice.{md,csv,png
 		--truth $(NB201_TRUTH) --combine $(PEER_COMBOS) \
 		--title "NB201: AZ-NAS, MeCo, SWAP beside Entropic Score and LogSynflow" \
 		--protocol @experiments/protocols/nb201_peers.md --out $(PEERS)
+	$(if $(wildcard $(PEERS)_cifar10_probe_seed2.csv),$(BIN)/esnas-report \
+		--correlate "cifar10=$(PEERS)_cifar10.csv@0/10$(comma)$(PEERS)_cifar10_probe_seed1.csv$(comma)$(PEERS)_cifar10_probe_seed2.csv" \
+		--truth $(NB201_TRUTH) --combine $(PEER_COMBOS) \
+		--title "NB201 peers: the spread over probe seeds 0-2 (300 CIFAR-10 cells)" \
+		--protocol @experiments/protocols/nb201_peers_probe_seeds.md --out $(PEERS)_probe_seeds)
 	$(BIN)/esnas-report --correlate "cifar10 choice=$(PEERS)_cifar10.csv@0/2" \
 		--correlate "cifar10 held-out=$(PEERS)_cifar10.csv@1/2" \
 		--truth $(NB201_TRUTH) "cifar10 choice=c10_test" "cifar10 held-out=c10_test" \
