@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from esnas.report import read_rows
+from esnas.utils.atomic import atomic_path, write_text_atomic
 from esnas.utils.config import best_where
 
 
@@ -111,10 +112,9 @@ def plot(results: Sequence[ModelResult], path: Path) -> None:
     ax.set_ylabel("test top-1 % (mean ± std over seeds)")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
-    tmp.replace(path)
 
 
 def write_report(
@@ -137,9 +137,6 @@ def write_report(
               "(each job one torch thread: CPU-hours)."]  # fmt: skip
     lines += ["", f"Command: `{command}`" if command else ""]
     text = "\n".join(lines).rstrip() + "\n"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.md.tmp")
-    tmp.write_text(text)
-    tmp.replace(out.with_suffix(".md"))
+    write_text_atomic(out.with_suffix(".md"), text)
     plot(results, out.with_suffix(".png"))
     return text

@@ -19,7 +19,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from esnas.search.fitness import COMBINERS, FLOOR, parse_combination
+from esnas.search.fitness import COMBINERS, parse_combination
+from esnas.utils.atomic import atomic_open, atomic_path, write_text_atomic
+from esnas.utils.floor import FLOOR
 from esnas.utils.task import short_commit
 
 NOT_SCORES = ("arch", "index", "build_seconds")
@@ -223,10 +225,9 @@ def plot_correlations(
     ax.set_xlabel("Spearman ρ with trained test top-1")
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
-    tmp.replace(path)
 
 
 def _scoring_minutes(settings: Mapping[str, Sequence[Path]]) -> float:
@@ -306,11 +307,8 @@ def write_report(
         f"Command: `{command}`" if command else "",
     ]  # fmt: skip
     text = "\n".join(lines).rstrip() + "\n"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.md.tmp")
-    tmp.write_text(text)
-    tmp.replace(out.with_suffix(".md"))
-    with out.with_name(f".{out.name}.csv.tmp").open("w", newline="") as f:
+    write_text_atomic(out.with_suffix(".md"), text)
+    with atomic_open(out.with_suffix(".csv"), newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["score", "setting", "n", "rho_mean", "rho_std", "tau_mean", "seeds"])
         for name, row in table.items():
@@ -321,6 +319,5 @@ def write_report(
                 writer.writerow(
                     [name, s, c.n, f"{rho:.4f}", f"{std:.4f}", f"{tau:.4f}", len(c.rho)]
                 )
-    out.with_name(f".{out.name}.csv.tmp").replace(out.with_suffix(".csv"))
     plot_correlations(table, names, ceiling, out.with_suffix(".png"))
     return text

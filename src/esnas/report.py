@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from esnas.utils.atomic import atomic_open, atomic_path, write_text_atomic
 from esnas.utils.commands import command_key, rerun_command
 
 SUMMARY = "summary.json"
@@ -139,12 +140,10 @@ def write_rows(
     columns = list(dict.fromkeys(k for row in rows for k in row))
     columns = [c for c in columns if c not in ("commit", "wall_time_s", "command")]
     columns += ["commit", "wall_time_s", "command"]
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="") as f:
+    with atomic_open(path, newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
-    tmp.replace(path)
     return len(rows)
 
 
@@ -279,11 +278,11 @@ def write_markdown(
         lines.append("| " + " | ".join([*values, *cells, str(count)]) + " |")
     for job in table.failed:
         lines.append(f"\nLeft out: `{job.path}` (status {job.status})")
-    path.write_text("\n".join(lines) + "\n")
+    write_text_atomic(path, "\n".join(lines) + "\n")
 
 
 def write_csv(table: SweepTable, path: Path) -> None:
-    with path.open("w", newline="") as f:
+    with atomic_open(path, newline="") as f:
         writer = csv.writer(f)
         header = [*table.keys]
         for fig in table.figures:
@@ -331,6 +330,7 @@ def plot(table: SweepTable, figure: str, path: Path) -> bool:
         fig.colorbar(image, ax=ax, label=f"{figure} (mean)")
     ax.set_title(f"{figure}: mean over replicates")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
     return True

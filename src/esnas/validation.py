@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from esnas.correlation import _arch, labels_of
+from esnas.utils.atomic import write_text_atomic
 
 
 @dataclass
@@ -144,8 +145,5 @@ def write_report(
     lines += markdown(results, ref, base)
     lines += ["", f"Command: `{command}`" if command else ""]
     text = "\n".join(lines).rstrip() + "\n"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.md.tmp")
-    tmp.write_text(text)
-    tmp.replace(out.with_suffix(".md"))
+    write_text_atomic(out.with_suffix(".md"), text)
     return text

@@ -39,6 +39,7 @@ from esnas.metrics.prepare import (
     reinit_,
     weight_modules,
 )
+from esnas.utils.floor import FLOOR, is_floor
 from esnas.utils.registry import Registry
 
 __all__ = [
@@ -58,14 +59,8 @@ __all__ = [
     "weight_modules",
 ]
 
-FLOOR = -1e30
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 INPUTS = ("noise", "ones", "batch")
-
-
-def is_floor(value: float) -> bool:
-    """True for the bottom value a failed (non-finite) metric returns, :data:`FLOOR`."""
-    return value <= FLOOR
 
 
 @dataclass

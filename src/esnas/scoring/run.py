@@ -10,7 +10,6 @@ interrupted run rerun with the same settings only scores what is missing.
 from __future__ import annotations
 
 import csv
-import os
 import random
 from collections.abc import Hashable, Mapping
 from pathlib import Path
@@ -23,6 +22,7 @@ from esnas.scoring.cache import open_cache
 from esnas.scoring.scorer import BUILD_LABEL, Scorer, make_probe
 from esnas.search.fitness import COMBINERS
 from esnas.spaces.base import SearchSpace
+from esnas.utils.atomic import atomic_open
 from esnas.utils.config import config_dir
 from esnas.utils.console import get_logger, progress_bar
 from esnas.utils.task import RunContext
@@ -92,13 +92,10 @@ def _select_all(space: SearchSpace, sample: Mapping[str, Any]) -> list[Hashable]
 
 def write_csv_atomic(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> None:
     """Writes the whole table next to ``path`` and renames it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="") as f:
+    with atomic_open(path, newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(tmp, path)
 
 
 def partial_path(output: Path) -> Path:

@@ -9,9 +9,10 @@ previous checkpoint or the new one, never half of one.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
+
+from esnas.utils.atomic import atomic_open
 
 CHECKPOINT_FILE = "search_state.json"
 FORMAT_VERSION = 1
@@ -23,12 +24,8 @@ class CorruptCheckpointError(ValueError):
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
     """Writes ``state`` to ``path`` atomically (tmp file + fsync + ``os.replace``)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w") as f:
+    with atomic_open(path) as f:
         json.dump({"format_version": FORMAT_VERSION, **state}, f, separators=(",", ":"))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

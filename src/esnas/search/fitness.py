@@ -4,7 +4,7 @@ geometric mean of ranks. The same registry serves every strategy's fitness (``co
 and the correlation tables (``esnas-report --combine a+b@log_rank``); named compositions
 (``az_nas``) live in :data:`COMPOSITES`.
 
-Values that a metric marks as failed (``esnas.metrics.base.FLOOR``, -1e30) are left out of the
+Values that a metric marks as failed (``esnas.utils.floor.FLOOR``, -1e30) are left out of the
 normaliser and rank below every real value.
 """
 
@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 from math import exp, log
 
 from esnas.search.records import Individual
+from esnas.utils.floor import FLOOR
 from esnas.utils.registry import Registry
 
-FLOOR = -1e30  # mirrors esnas.metrics.base.FLOOR without importing torch-heavy modules
 _FAILED = -2.0  # below any max-normalised value (those lie in [-1, 1])
 
 Combiner = Callable[[Sequence[Sequence[float]]], list[float]]

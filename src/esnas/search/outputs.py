@@ -7,8 +7,6 @@ genome as its canonical string (and as a dict when the genome has ``to_dict``).
 from __future__ import annotations
 
 import csv
-import json
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,14 +15,9 @@ import yaml
 
 from esnas.search.fitness import fitness
 from esnas.search.records import Individual, history_columns, history_rows
+from esnas.utils.atomic import atomic_open, atomic_path, write_json_atomic, write_text_atomic
 
 PHASE_COLOURS = {"init": "#999999", "topology": "#1f77b4", "size": "#d62728", "search": "#2ca02c"}
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def write_best(
@@ -50,7 +43,7 @@ def write_best(
         **extra,
     }
     best_json = out / "best.json"
-    _write_text_atomic(best_json, json.dumps(payload, indent=2, default=str) + "\n")
+    write_json_atomic(best_json, payload)
     arch_doc: dict[str, Any] = {"space": space_info.get("name"), "arch": best.arch}
     if hasattr(genome, "to_dict"):
         arch_doc["genome"] = genome.to_dict()
@@ -59,18 +52,16 @@ def write_best(
         arch_doc["search"] = dict(search)
     best_yaml = out / "best_arch.yaml"
     header = "# Best architecture of an esnas search; esnas-train reads `space` and `arch`.\n"
-    _write_text_atomic(best_yaml, header + yaml.safe_dump(arch_doc, sort_keys=False))
+    write_text_atomic(best_yaml, header + yaml.safe_dump(arch_doc, sort_keys=False))
     return best_json, best_yaml
 
 
 def write_history(path: Path, history: Sequence[Individual], labels: Sequence[str]) -> Path:
     """The whole history as CSV (one row per evaluated architecture)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="") as f:
+    with atomic_open(path, newline="") as f:
         writer = csv.writer(f)
         writer.writerow(history_columns(labels))
         writer.writerows(history_rows(history, labels))
-    os.replace(tmp, path)
     return path
 
 
@@ -135,7 +126,8 @@ def _save(fig: Any, ax: Any, path: Path) -> Path:
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120)
     _plt().close(fig)
     return path
 

@@ -7,12 +7,12 @@ backend and no W&B at all, and a user switches with ``logger=wandb|csv|none``.
 from __future__ import annotations
 
 import csv
-import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from esnas.utils.atomic import atomic_open, write_json_atomic, write_text_atomic
 from esnas.utils.console import get_logger
 
 log = get_logger(__name__)
@@ -69,7 +69,7 @@ class DiskRunLogger(RunLogger):
     def log_table(self, name: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         path = self.output_dir / "tables" / f"{name}.csv"
         path.parent.mkdir(exist_ok=True)
-        with path.open("w", newline="") as f:
+        with atomic_open(path, newline="") as f:
             writer = csv.writer(f)
             writer.writerow(columns)
             writer.writerows(rows)
@@ -83,7 +83,7 @@ class DiskRunLogger(RunLogger):
     def close(self, exit_code: int = 0) -> None:
         if self._artifacts:
             index = self.output_dir / "artifacts.json"
-            index.write_text(json.dumps(self._artifacts, indent=2))
+            write_json_atomic(index, self._artifacts)
 
 
 WANDB_ID_FILE = "wandb_run_id"
@@ -133,7 +133,7 @@ class WandbRunLogger(RunLogger):
             settings=wandb.Settings(silent=True, console="off", x_disable_stats=True),
         )
         if not run_id and self.run.id:
-            id_file.write_text(f"{self.run.id}\n")
+            write_text_atomic(id_file, f"{self.run.id}\n")
 
     def log(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         self.run.log(dict(metrics), step=step)

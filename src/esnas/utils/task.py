@@ -23,6 +23,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from esnas.utils.atomic import write_json_atomic
 from esnas.utils.commands import command_key, rerun_command
 from esnas.utils.config import config_hash
 from esnas.utils.console import get_logger
@@ -72,13 +73,6 @@ def git_info(start: Path | None = None) -> dict[str, Any]:
 def short_commit() -> str:
     """The checkout's commit as a 7-character hash, for results files (``unknown`` outside git)."""
     return str(git_info()["commit"])[:7]
-
-
-def write_json_atomic(path: Path, payload: Mapping[str, Any]) -> None:
-    """Writes JSON via a temporary file and a rename, so readers never see half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
 
 
 def is_rank_zero() -> bool:
