@@ -8,23 +8,15 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import fields
 from typing import Any
 
-import torch
-
 from esnas.metrics import Probe, resolve_metrics, score_model
 from esnas.scoring.cache import ScoreCache
 from esnas.spaces.base import SearchSpace
+from esnas.utils.device import resolve_device
 
 # Bump when a metric's implementation changes its values: old cache entries stop matching
 # (2: LogSynflow takes log(1 + |g|)).
 SCORE_VERSION = 2
 BUILD_LABEL = "_build"  # pseudo-metric holding model build times, for uncached timings
-
-
-def resolve_device(device: str | None) -> str:
-    """``"auto"`` → ``"cuda"`` when a GPU is visible, else ``"cpu"``."""
-    if device in (None, "auto"):
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return str(device)
 
 
 def make_probe(probe_cfg: Mapping[str, Any], space: SearchSpace, **overrides: Any) -> Probe:

@@ -26,6 +26,7 @@ from esnas.train.export import (
 )
 from esnas.train.module import accuracy_metrics
 from esnas.utils.console import get_logger
+from esnas.utils.device import resolve_device, resolve_precision
 from esnas.utils.task import RunContext
 
 log = get_logger(__name__)
@@ -39,16 +40,8 @@ def _plain(node: Any) -> Any:
     return OmegaConf.to_container(node, resolve=True) if OmegaConf.is_config(node) else node
 
 
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def _autocast(device: torch.device, precision: str) -> Any:
-    if precision == "auto":
-        precision = "bf16" if device.type == "cuda" else "32"
-    enabled = precision.startswith("bf16")
+    enabled = str(resolve_precision(precision, device)).startswith("bf16")
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
@@ -154,7 +147,8 @@ def eval_task(ctx: RunContext) -> dict[str, Any]:
     datamodule = instantiate(data_cfg)
     datamodule.setup("validate" if split == "val" else "test")
     loader = datamodule.val_dataloader() if split == "val" else datamodule.test_dataloader()
-    device, precision = _device(cfg.get("device", "auto")), str(cfg.get("precision", "auto"))
+    device = torch.device(resolve_device(cfg.get("device", "auto")))
+    precision = str(cfg.get("precision", "auto"))
     net = net.to(device)
     if cfg.get("channels_last", False):
         net = net.to(memory_format=torch.channels_last)

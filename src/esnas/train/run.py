@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import torch
 from hydra.utils import instantiate
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, ProgressBar
 from lightning.pytorch.loggers import Logger, WandbLogger
@@ -25,6 +24,7 @@ from esnas.train.evaluate import count_macs
 from esnas.train.export import export_weights, load_checkpoint
 from esnas.train.module import ImageClassifier
 from esnas.utils.console import get_logger
+from esnas.utils.device import resolve_precision
 from esnas.utils.task import RunContext
 
 log = get_logger(__name__)
@@ -32,15 +32,6 @@ log = get_logger(__name__)
 __all__ = ["build_module", "resolve_precision", "train_task"]
 
 WEIGHTS_FILE = "weights.safetensors"
-
-
-def resolve_precision(precision: Any) -> Any:
-    """``"auto"`` → bf16-mixed on a GPU that supports it, else full precision (CPU)."""
-    if precision != "auto":
-        return precision
-    if torch.cuda.is_available() and torch.cuda.is_bf16_supported():
-        return "bf16-mixed"
-    return "32-true"
 
 
 def _plain(node: Any) -> Any:
