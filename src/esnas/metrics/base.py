@@ -263,19 +263,29 @@ def resolve_metrics(metrics: MetricsArg) -> list[_Bound]:
     A label ``"entropic/gaussian"`` runs registry metric ``entropic`` and reports under the
     full label, so one metric can run with several option sets in one pass.
     """
-    if isinstance(metrics, str):
-        metrics = [metrics]
-    items: list[tuple[str, Mapping[str, Any] | None]] = []
-    if isinstance(metrics, Mapping):
-        items = [(str(k), v) for k, v in metrics.items()]
-    else:
-        for m in metrics:
-            items += [(str(k), v) for k, v in m.items()] if isinstance(m, Mapping) else [(m, None)]
     out = []
-    for label, options in items:
-        info = METRICS.get(label.split("/", 1)[0])
+    for label, options in metric_items(metrics):
+        info = METRICS.get(metric_name(label))
         out.append(_Bound(label, info, info.bind(options)))
     return out
+
+
+def metric_items(metrics: MetricsArg) -> list[tuple[str, Mapping[str, Any] | None]]:
+    """``(label, options or None)`` pairs of a metrics argument: a name, a ``{label: options}``
+    mapping, or a list of names and such mappings (the ``metrics:`` config key's grammar)."""
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    if isinstance(metrics, Mapping):
+        return [(str(k), v) for k, v in metrics.items()]
+    items: list[tuple[str, Mapping[str, Any] | None]] = []
+    for m in metrics:
+        items += [(str(k), v) for k, v in m.items()] if isinstance(m, Mapping) else [(str(m), None)]
+    return items
+
+
+def metric_name(label: str) -> str:
+    """The registry name a label runs: ``entropic/gaussian`` → ``entropic``."""
+    return str(label).split("/", 1)[0]
 
 
 def _aggregate(values: list[float], floor: float) -> float:

@@ -18,6 +18,7 @@ from typing import Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from esnas.metrics.base import metric_items, metric_name
 from esnas.scoring.cache import open_cache
 from esnas.scoring.scorer import BUILD_LABEL, Scorer, make_probe
 from esnas.search.fitness import COMBINERS
@@ -36,11 +37,8 @@ def metric_spec(cfg: DictConfig) -> dict[str, dict[str, Any]]:
     defaults = OmegaConf.to_container(cfg.get("metric_options") or {}, resolve=True)
     assert isinstance(defaults, dict)
     spec: dict[str, dict[str, Any]] = {}
-    for item in OmegaConf.to_container(cfg.metrics, resolve=True):  # type: ignore[union-attr]
-        pairs = item.items() if isinstance(item, Mapping) else [(item, None)]
-        for label, options in pairs:
-            base = defaults.get(str(label).split("/", 1)[0]) or {}
-            spec[str(label)] = {**base, **(options or {})}
+    for label, options in metric_items(OmegaConf.to_container(cfg.metrics, resolve=True)):
+        spec[label] = {**(defaults.get(metric_name(label)) or {}), **(options or {})}
     if not spec:
         raise ValueError("metrics is empty; give at least one, e.g. metrics=[logsynflow]")
     return spec
