@@ -1,0 +1,55 @@
+"""A score cache written before a refactor must still hit after it: the keys hash the space,
+the probe, each metric's full options (config defaults + registry defaults) and its revision,
+so a change to any of those derivations would silently rescore everything.
+
+The fixture was written at stop 21 (commit 7dc4b87 + this test) by::
+
+    esnas-score 'metrics=[entropic,logsynflow,az_progressivity,meco,naswot,
+      {entropic/gaussian:{estimator:gaussian}}]' sample.n=2 sample.seed=0 probe.batch_size=4
+      probe.num_inits=1 seed=0 cache.path=tests/data/score_cache_stop21.sqlite
+      output=tests/data/score_cache_stop21.csv
+
+A metric whose values change on purpose bumps its ``revision`` and this test's fixture is
+re-written with it (then its old entries may miss: that is the point of a revision).
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+
+from hydra.utils import instantiate
+
+from esnas.scoring import Scorer, make_probe
+from esnas.scoring.cache import open_cache
+from esnas.scoring.run import metric_spec
+from tests.conftest import REPO_ROOT
+
+FIXTURE = REPO_ROOT / "tests" / "data" / "score_cache_stop21"
+OVERRIDES = [
+    "metrics=[entropic,logsynflow,az_progressivity,meco,naswot,"
+    "{entropic/gaussian:{estimator:gaussian}}]",
+    "sample.n=2",
+    "sample.seed=0",
+    "probe.batch_size=4",
+    "probe.num_inits=1",
+    "seed=0",
+    "logger=none",
+]
+
+
+def test_a_score_cache_written_before_still_hits_with_the_same_values(run_config, tmp_path):
+    cache_file = tmp_path / "scores.sqlite"
+    shutil.copy(FIXTURE.with_suffix(".sqlite"), cache_file)
+    cfg = run_config("score", [*OVERRIDES, f"cache.path={cache_file}"])
+    space = instantiate(cfg.space)
+    cache = open_cache(cfg.cache)
+    scorer = Scorer(space, metric_spec(cfg), make_probe(cfg.probe, space), cache)
+    rows = list(csv.DictReader(FIXTURE.with_suffix(".csv").open()))
+    assert len(rows) == 2
+    try:
+        for row in rows:
+            got = scorer.lookup(space.decode(row["arch"]))  # computes nothing
+            assert got == {label: float(row[label]) for label in scorer.labels}, row["arch"]
+    finally:
+        cache.close()
