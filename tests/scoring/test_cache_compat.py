@@ -2,7 +2,7 @@
 the probe, each metric's full options (config defaults + registry defaults) and its revision,
 so a change to any of those derivations would silently rescore everything.
 
-The fixture was written at stop 21 (commit 7dc4b87 + this test) by::
+The fixture was written at stop 21 (commit 0a15c77) by::
 
     esnas-score 'metrics=[entropic,logsynflow,az_progressivity,meco,naswot,
       {entropic/gaussian:{estimator:gaussian}}]' sample.n=2 sample.seed=0 probe.batch_size=4
