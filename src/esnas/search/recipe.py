@@ -268,16 +268,17 @@ class SearchRecipe:
         self.checkpoint()
         return self.finish()
 
-    def _rescored_pick(self) -> int:
-        """The final fitness's top ``rescore.top`` genomes scored again with the re-scoring
-        probe (more initialisations: less of one draw's noise); the same final fitness over
-        the same pool, with those scores in place of theirs, picks among them.
+    def _rescored_pick(self, finalists: list[int]) -> int:
+        """``finalists`` (the final fitness's top ``rescore.top``, best first) scored again
+        with the re-scoring probe (more initialisations: less of one draw's noise); the same
+        final fitness over the same pool, with those scores in place of theirs, picks among
+        them.
 
         Why: on NB201 every search's history holds the optimum, and which of the near-equal
         finalists wins is decided by the probe's draw (nb201_rescore.md). Ranked among the
         finalists alone instead, a few of them would decide each other's ranks."""
         eng, strat = self.engine, self.strategy
-        pool, finalists = strat.final_pool(), strat.finalists(self.rescore_top)
+        pool = strat.final_pool()
         if self.rescorer is None:
             self.rescorer = build_scorer(self.cfg, self.space, self.rescore_probe)
         log.info(
@@ -292,7 +293,8 @@ class SearchRecipe:
             for i in pool
         ]
         fits = dict(zip(pool, fitness(members, strat.final_metrics, eng.combine), strict=True))
-        return max(finalists, key=lambda i: (fits[i], -finalists.index(i)))
+        best = max(range(len(finalists)), key=lambda p: (fits[finalists[p]], -p))
+        return finalists[best]
 
     def _phase_marker(self, phase: str) -> None:
         cycle = getattr(self.strategy, "cycle", 0)
@@ -309,8 +311,10 @@ class SearchRecipe:
         eng, strat, out = self.engine, self.strategy, self.output_dir
         if not eng.history:
             raise RuntimeError("the search evaluated nothing (budget.seconds too small?)")
-        first_i = strat.pick()
-        best_i = self._rescored_pick() if self.rescore_top else first_i
+        # finalists(k)[0] is pick(): one ranking of the pool serves both
+        finalists = strat.finalists(self.rescore_top) if self.rescore_top else [strat.pick()]
+        first_i = finalists[0]
+        best_i = self._rescored_pick(finalists) if self.rescore_top else first_i
         best = eng.history[best_i]
         final_fits = fitness(eng.history, strat.final_metrics, eng.combine)
         labels = list(best.scores)
