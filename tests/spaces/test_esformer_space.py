@@ -17,7 +17,6 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from esnas.models import esformer_blocks
 from esnas.models.esformer import GENOMES
-from esnas.spaces import esformer_cost
 from esnas.spaces.base import SPACES, Cost
 from esnas.spaces.esformer import STAGE_OPS, ESFormerGenome, ESFormerSpace
 
@@ -52,7 +51,6 @@ def test_registered_and_describe(space: ESFormerSpace) -> None:
     assert space.gene_groups == ("topology", "size")
     d = space.describe()
     assert d["size"] == space.size() > 4e29 and space.size(distinct_models=True) < space.size()
-    assert esformer_cost.KV_STRIDE == esformer_blocks.KV_STRIDE
     with pytest.raises(ValueError, match=">= 32"):
         ESFormerSpace(resolution=16)
 
@@ -198,6 +196,23 @@ def test_cost_model_is_fast(space: ESFormerSpace) -> None:
     for g in gs:
         space.cost(g)
     assert (time.perf_counter() - t0) / len(gs) < 200e-6  # ~20 µs here; loose for busy CI
+
+
+@pytest.mark.parametrize("op", esformer_blocks.ALL_OPS)
+@pytest.mark.parametrize(("dim", "h", "w"), [(32, 8, 8), (40, 7, 5)])
+def test_each_block_declares_its_own_cost(op: str, dim: int, h: int, w: int) -> None:
+    """The cost beside each block's constructor equals the built block (odd, non-square maps)."""
+    block = esformer_blocks.create_block(op, dim, 3, 16).eval()
+    for m in block.modules():
+        if isinstance(m, esformer_blocks.Attention):
+            m.fused_attn = False  # fused SDPA is not counted on CPU
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        block(torch.zeros(1, dim, h, w))
+    params = sum(p.numel() for p in block.parameters())
+    assert esformer_blocks.block_cost(op, dim, 3, 16, h, w) == (
+        params,
+        counter.get_total_flops() // 2,
+    )
 
 
 def _check_costs(space: ESFormerSpace, genomes: list[ESFormerGenome]) -> float:

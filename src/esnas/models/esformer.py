@@ -23,7 +23,7 @@ from timm.models import build_model_with_cfg, checkpoint_seq, generate_default_c
 from timm.models._features import feature_take_indices  # timm's own models import it so
 from torch import nn
 
-from esnas.models.esformer_blocks import Attention, create_block
+from esnas.models.esformer_blocks import Attention, block_cost, conv_out, create_block
 
 __all__ = ["ARCH_FORMAT", "ESFormer", "create_esformer", "genome_dict", "parse_arch"]
 
@@ -101,6 +101,27 @@ class ESFormerStage(nn.Module):
             return checkpoint_seq(self.blocks, x)
         return self.blocks(x)
 
+    @staticmethod
+    def cost(
+        in_chs: int,
+        out_chs: int,
+        ops: list[str],
+        expansion: int,
+        head_dim: int,
+        downsample: bool,
+        size: int,
+    ) -> tuple[int, int, int]:
+        """(params, MACs, output size) on a ``size``×``size`` input map."""
+        params = macs = 0
+        if downsample:  # BN, then a 2x2 stride-2 conv with bias
+            size = conv_out(size, 2, 2, 0)
+            params += 2 * in_chs + 4 * in_chs * out_chs + out_chs
+            macs += size * size * 4 * in_chs * out_chs
+        for op in ops:
+            p, m = block_cost(op, out_chs, expansion, head_dim, size, size)
+            params, macs = params + p, macs + m
+        return params, macs, size
+
 
 class ESFormer(nn.Module):
     """Hybrid CNN-Transformer built from an ESFormer genome, with the full timm model API.
@@ -171,6 +192,30 @@ class ESFormer(nn.Module):
             for m in self.modules():
                 if isinstance(m, Attention):
                     m.fused_attn = fused_attn
+
+    @staticmethod
+    def cost(
+        genome: Any, resolution: int = 224, num_classes: int = 1000, in_chans: int = 3
+    ) -> tuple[int, int]:
+        """Analytic (params, MACs) of ``ESFormer(genome, num_classes, in_chans)`` on a
+        ``resolution``² input, summed from each part's own ``cost``; equal to the built model's
+        ``sum(p.numel())`` and ``FlopCounterMode`` flops / 2 (tests hold it)."""
+        g = genome_dict(genome)
+        stem, stages = int(g["stem_width"]), g["stages"]
+        size = conv_out(resolution, 3, 2, 1)  # two bias-free stride-2 3x3 convs with BN
+        params, macs = in_chans * 9 * stem + 2 * stem, size * size * in_chans * 9 * stem
+        size, prev = conv_out(size, 3, 2, 1), int(stages[0]["width"])
+        params, macs = params + stem * 9 * prev + 2 * prev, macs + size * size * stem * 9 * prev
+        for i, s in enumerate(stages):
+            width = int(s["width"])
+            p, m, size = ESFormerStage.cost(
+                prev, width, list(s["blocks"]), int(s["expansion"]), int(g["head_dim"]), i > 0, size
+            )
+            params, macs, prev = params + p, macs + m, width
+        params += 2 * prev  # the head's LayerNorm
+        if num_classes > 0:
+            params, macs = params + prev * num_classes + num_classes, macs + prev * num_classes
+        return params, macs
 
     @staticmethod
     def _init_weights(m: nn.Module) -> None:

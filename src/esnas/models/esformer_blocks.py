@@ -3,13 +3,20 @@
 Every block keeps the NCHW layout and its width, so a stage is a plain sequence of blocks
 and any op may follow any other. Op names are ``<type><kernel>`` for the convolutional
 types (``ir3``, ``se5``, ``cx7``, ``pl3``) and bare ``sa`` / ``ka`` for the attention types,
-which have no kernel. The analytic cost model in ``esnas.spaces.esformer_cost`` mirrors these
-modules layer by layer; change both together (the cost tests will tell you if you don't).
+which have no kernel.
+
+Each block declares its analytic cost beside its constructor (``cost``: params and MACs from
+the same arguments, no torch, ~µs), because the search prices thousands of genomes and
+building one takes ~100 ms. MACs are ``FlopCounterMode`` flops / 2: convolutions, linear
+layers and attention matmuls; biases, norms, activations, pooling and softmax count zero.
+Params are ``sum(p.numel())`` (BN running stats are buffers). Tests hold every ``cost`` equal
+to its built module, so a change to a constructor without its cost fails there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -52,6 +59,16 @@ def attn_heads(width: int, head_dim: int) -> int:
     return max(1, width // head_dim)
 
 
+def conv_out(size: int, kernel_size: int, stride: int, padding: int) -> int:
+    """Output length of a convolution or pooling along one axis."""
+    return (size + 2 * padding - kernel_size) // stride + 1
+
+
+def mlp_cost(dim: int, hidden: int, tokens: int) -> tuple[int, int]:
+    """(params, MACs) of timm's two-layer ``Mlp`` (with biases) over ``tokens`` positions."""
+    return dim * hidden + hidden + hidden * dim + dim, 2 * tokens * dim * hidden
+
+
 class InvertedResidual(nn.Module):
     """MBConv: 1x1 expand, kxk depthwise, optional squeeze-excite, 1x1 project, residual."""
 
@@ -81,6 +98,20 @@ class InvertedResidual(nn.Module):
         x = self.conv_pwl(self.se(self.conv_dw(self.conv_pw(x))))
         return shortcut + self.drop_path(x)
 
+    @staticmethod
+    def cost(
+        dim: int, expansion: int, kernel_size: int, h: int, w: int, use_se: bool = False
+    ) -> tuple[int, int]:
+        """(params, MACs) on an ``h``×``w`` map: three bias-free convs with BN, SE with biases."""
+        hidden, n = dim * expansion, h * w
+        params = dim * hidden + hidden * kernel_size**2 + hidden * dim + 2 * (2 * hidden + dim)
+        macs = n * (dim * hidden + hidden * kernel_size**2 + hidden * dim)
+        if use_se:
+            rd = se_channels(dim)
+            params += hidden * rd + rd + rd * hidden + hidden
+            macs += 2 * hidden * rd
+        return params, macs
+
 
 class ConvNeXtBlock(nn.Module):
     """ConvNeXt block: kxk depthwise conv, LayerNorm, 1x1-conv MLP, residual."""
@@ -101,6 +132,14 @@ class ConvNeXtBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.drop_path(self.mlp(self.norm(self.conv_dw(x))))
+
+    @staticmethod
+    def cost(dim: int, expansion: int, kernel_size: int, h: int, w: int) -> tuple[int, int]:
+        """(params, MACs) on an ``h``×``w`` map: depthwise conv with bias, LayerNorm, MLP."""
+        mlp_params, mlp_macs = mlp_cost(dim, dim * expansion, h * w)
+        return dim * kernel_size**2 + dim + 2 * dim + mlp_params, (
+            h * w * dim * kernel_size**2 + mlp_macs
+        )
 
 
 class PoolMixerBlock(nn.Module):
@@ -125,6 +164,12 @@ class PoolMixerBlock(nn.Module):
         y = self.norm1(x)
         x = x + self.drop_path(self.pool(y) - y)  # PoolFormer subtracts the input: mixer only
         return x + self.drop_path(self.mlp(self.norm2(x)))
+
+    @staticmethod
+    def cost(dim: int, expansion: int, kernel_size: int, h: int, w: int) -> tuple[int, int]:
+        """(params, MACs) on an ``h``×``w`` map: two BNs and the MLP (pooling counts zero)."""
+        mlp_params, mlp_macs = mlp_cost(dim, dim * expansion, h * w)
+        return 4 * dim + mlp_params, mlp_macs
 
 
 class Attention(nn.Module):
@@ -173,6 +218,22 @@ class Attention(nn.Module):
             x = attn.softmax(dim=-1) @ v
         return self.proj(x.transpose(1, 2).flatten(2))
 
+    @staticmethod
+    def cost(dim: int, head_dim: int, h: int, w: int, kv_stride: int = 1) -> tuple[int, int]:
+        """(params, MACs) over the tokens of an ``h``×``w`` map: projections and the two
+        attention matmuls (q·kᵀ, attn·v) against ``m`` keys."""
+        inner, n = attn_heads(dim, head_dim) * head_dim, h * w
+        params, macs = inner * dim + dim, n * inner * dim  # output projection
+        if kv_stride > 1:  # q from every token; k, v from the strided depthwise conv + LN
+            m = conv_out(h, 3, kv_stride, 1) * conv_out(w, 3, kv_stride, 1)
+            params += dim * inner + inner + 9 * dim + 2 * dim + 2 * inner * dim + 2 * inner
+            macs += n * dim * inner + m * 9 * dim + 2 * m * dim * inner
+        else:
+            m = n
+            params += 3 * inner * dim + 3 * inner
+            macs += 3 * n * dim * inner
+        return params, macs + 2 * n * m * inner
+
 
 class TransformerBlock(nn.Module):
     """Pre-norm transformer block (attention + MLP) that reads and writes NCHW maps."""
@@ -200,14 +261,49 @@ class TransformerBlock(nn.Module):
         t = t + self.drop_path(self.mlp(self.norm2(t)))
         return t.transpose(1, 2).reshape(b, c, h, w)
 
+    @staticmethod
+    def cost(
+        dim: int, expansion: int, head_dim: int, h: int, w: int, kv_stride: int = 1
+    ) -> tuple[int, int]:
+        """(params, MACs) on an ``h``×``w`` map: two LayerNorms, attention and the MLP."""
+        attn_params, attn_macs = Attention.cost(dim, head_dim, h, w, kv_stride)
+        mlp_params, mlp_macs = mlp_cost(dim, dim * expansion, h * w)
+        return 4 * dim + attn_params + mlp_params, attn_macs + mlp_macs
 
-_FACTORIES: dict[str, Callable[..., nn.Module]] = {
-    "ir": lambda dim, e, k, hd, **kw: InvertedResidual(dim, e, k, use_se=False, **kw),
-    "se": lambda dim, e, k, hd, **kw: InvertedResidual(dim, e, k, use_se=True, **kw),
-    "cx": lambda dim, e, k, hd, **kw: ConvNeXtBlock(dim, e, k, **kw),
-    "pl": lambda dim, e, k, hd, **kw: PoolMixerBlock(dim, e, k, **kw),
-    "sa": lambda dim, e, k, hd, **kw: TransformerBlock(dim, e, hd, 1, **kw),
-    "ka": lambda dim, e, k, hd, **kw: TransformerBlock(dim, e, hd, KV_STRIDE, **kw),
+
+@dataclass(frozen=True)
+class BlockType:
+    """How one block type is built and priced from an op's (width, expansion, kernel, head dim)."""
+
+    build: Callable[..., nn.Module]
+    cost: Callable[[int, int, int, int, int, int], tuple[int, int]]
+
+
+BLOCK_TYPES: dict[str, BlockType] = {
+    "ir": BlockType(
+        lambda dim, e, k, hd, **kw: InvertedResidual(dim, e, k, use_se=False, **kw),
+        lambda dim, e, k, hd, h, w: InvertedResidual.cost(dim, e, k, h, w, use_se=False),
+    ),
+    "se": BlockType(
+        lambda dim, e, k, hd, **kw: InvertedResidual(dim, e, k, use_se=True, **kw),
+        lambda dim, e, k, hd, h, w: InvertedResidual.cost(dim, e, k, h, w, use_se=True),
+    ),
+    "cx": BlockType(
+        lambda dim, e, k, hd, **kw: ConvNeXtBlock(dim, e, k, **kw),
+        lambda dim, e, k, hd, h, w: ConvNeXtBlock.cost(dim, e, k, h, w),
+    ),
+    "pl": BlockType(
+        lambda dim, e, k, hd, **kw: PoolMixerBlock(dim, e, k, **kw),
+        lambda dim, e, k, hd, h, w: PoolMixerBlock.cost(dim, e, k, h, w),
+    ),
+    "sa": BlockType(
+        lambda dim, e, k, hd, **kw: TransformerBlock(dim, e, hd, 1, **kw),
+        lambda dim, e, k, hd, h, w: TransformerBlock.cost(dim, e, hd, h, w, 1),
+    ),
+    "ka": BlockType(
+        lambda dim, e, k, hd, **kw: TransformerBlock(dim, e, hd, KV_STRIDE, **kw),
+        lambda dim, e, k, hd, h, w: TransformerBlock.cost(dim, e, hd, h, w, KV_STRIDE),
+    ),
 }
 
 
@@ -216,4 +312,10 @@ def create_block(
 ) -> nn.Module:
     """Builds the block for ``op`` at width ``dim`` (looked up by block type, no if-chains)."""
     kind, k = parse_op(op)
-    return _FACTORIES[kind](dim, expansion, k, head_dim, drop_path=drop_path, **kwargs)
+    return BLOCK_TYPES[kind].build(dim, expansion, k, head_dim, drop_path=drop_path, **kwargs)
+
+
+def block_cost(op: str, dim: int, expansion: int, head_dim: int, h: int, w: int) -> tuple[int, int]:
+    """(params, MACs) of the block ``create_block(op, dim, expansion, head_dim)`` on an h×w map."""
+    kind, k = parse_op(op)
+    return BLOCK_TYPES[kind].cost(dim, expansion, k, head_dim, h, w)

@@ -22,7 +22,6 @@ from torch import nn
 from esnas.models.esformer import ARCH_FORMAT, ESFormer, parse_arch
 from esnas.models.esformer_blocks import ALL_OPS, ATTN_TYPES, CONV_OPS
 from esnas.spaces.base import GENE_GROUPS, Cost, GeneGroup, SearchSpace, register_space
-from esnas.spaces.esformer_cost import esformer_cost
 
 STEM_WIDTHS: tuple[int, ...] = (16, 24, 32)
 HEAD_DIMS: tuple[int, ...] = (16, 32, 64)
@@ -318,15 +317,7 @@ class ESFormerSpace(SearchSpace):
 
     def cost(self, genome: ESFormerGenome) -> Cost:
         """Analytic params/MACs at the space's resolution (exact vs. the built model)."""
-        p, m = esformer_cost(
-            genome.stem_width,
-            genome.head_dim,
-            genome.widths,
-            genome.expansions,
-            genome.blocks,
-            self.resolution,
-            self.num_classes,
-        )
+        p, m = ESFormer.cost(genome.to_dict(), self.resolution, self.num_classes)
         return Cost(params=p, macs=m)
 
     def build(self, genome: ESFormerGenome, **kwargs: Any) -> nn.Module:
@@ -344,9 +335,8 @@ class ESFormerSpace(SearchSpace):
             def macs(op: str, i: int = i) -> int:
                 trial = [(STAGE_OPS[j][0],) * STAGE_DEPTHS[j][0] for j in range(NUM_STAGES)]
                 trial[i] = (op,) * STAGE_DEPTHS[i][0]
-                return esformer_cost(
-                    **base, widths=widths, expansions=exps, blocks=trial, resolution=self.resolution
-                )[1]
+                g = ESFormerGenome(**base, widths=widths, expansions=exps, blocks=tuple(trial))
+                return ESFormer.cost(g.to_dict(), self.resolution)[1]
 
             blocks.append((min(STAGE_OPS[i], key=macs),) * STAGE_DEPTHS[i][0])
         return ESFormerGenome(**base, widths=widths, expansions=exps, blocks=tuple(blocks))
