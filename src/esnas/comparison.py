@@ -16,6 +16,7 @@ from pathlib import Path
 from esnas.report import read_rows
 from esnas.utils.atomic import atomic_path, write_text_atomic
 from esnas.utils.config import best_where
+from esnas.utils.errors import EsnasInputError
 
 
 @dataclass
@@ -45,7 +46,7 @@ def compare(
     """Per value of ``group`` in an ``esnas-report --rows`` CSV (in first-seen order)."""
     rows = [r for r in read_rows(rows_csv) if r.get(figure) not in (None, "")]
     if not rows:
-        raise ValueError(
+        raise EsnasInputError(
             f"{rows_csv} has no rows with {figure!r}; valid: an esnas-report --rows CSV"
         )
     results = []

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from esnas.search.fitness import COMBINERS, parse_combination
 from esnas.utils.atomic import atomic_open, atomic_path, write_text_atomic
+from esnas.utils.errors import EsnasInputError
 from esnas.utils.floor import FLOOR
 from esnas.utils.task import short_commit
 
@@ -52,7 +53,7 @@ def labels_of(truth: Path, key: str, figure: str, replicate: str = "seed") -> di
     with truth.open(newline="") as f:
         rows = [r for r in csv.DictReader(f) if r.get(figure) not in (None, "")]
     if not rows or key not in rows[0]:
-        raise ValueError(f"{truth} needs columns {key!r} and {figure!r}")
+        raise EsnasInputError(f"{truth} needs columns {key!r} and {figure!r}")
     best: dict[str, tuple[float, float]] = {}
     for r in rows:
         rep = float(r.get(replicate) or 0)
@@ -84,10 +85,10 @@ def _columns(spec: Path) -> dict[str, dict[str, float]]:
     if m:
         i, k = int(m["i"]), int(m["k"])
         if not 0 <= i < k:
-            raise ValueError(f"{spec} is invalid; valid: <csv>@i/k with 0 <= i < k")
+            raise EsnasInputError(f"{spec} is invalid; valid: <csv>@i/k with 0 <= i < k")
         rows = rows[i::k]
     if not rows or "arch" not in rows[0]:
-        raise ValueError(f"{path} is not an esnas-score CSV (no 'arch' column)")
+        raise EsnasInputError(f"{path} is not an esnas-score CSV (no 'arch' column)")
     names = [c for c in rows[0] if c not in NOT_SCORES and not c.endswith("_seconds")]
     return {c: {r["arch"]: float(r[c]) for r in rows if r[c] not in ("", None)} for c in names}
 
@@ -262,11 +263,13 @@ def write_report(
     figures = dict(figure) if isinstance(figure, Mapping) else {s: figure for s in names}
     unnamed = [s for s in names if s not in figures]
     if unnamed:
-        raise ValueError(f"no --figure for setting(s) {', '.join(unnamed)}; give SETTING=COLUMN")
+        raise EsnasInputError(
+            f"no --figure for setting(s) {', '.join(unnamed)}; give SETTING=COLUMN"
+        )
     by_setting = {s: labels_of(truth, key, figures[s], replicate) for s in names}
     table = correlations(settings, by_setting, combos)
     if not table:
-        raise ValueError(f"no score column shares >= 3 archs with {truth}'s {key!r} column")
+        raise EsnasInputError(f"no score column shares >= 3 archs with {truth}'s {key!r} column")
     with truth.open(newline="") as f:
         replicated = replicate in next(csv.reader(f), [])
     figure = figures[names[0]]

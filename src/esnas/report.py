@@ -19,6 +19,7 @@ from typing import Any
 
 from esnas.utils.atomic import atomic_open, atomic_path, write_text_atomic
 from esnas.utils.commands import command_key, rerun_command
+from esnas.utils.errors import EsnasInputError
 
 SUMMARY = "summary.json"
 DEFAULT_FIGURES = ("best_fitness", "best_params", "best_macs", "wall_time_s")
@@ -69,7 +70,7 @@ def load_jobs(roots: Sequence[str | Path]) -> list[Job]:
     jobs = []
     for root in map(Path, roots):
         if not root.exists():
-            raise ValueError(f"{root} does not exist; give a multirun folder or run folders")
+            raise EsnasInputError(f"{root} does not exist; give a multirun folder or run folders")
         for path in sorted(root.rglob(SUMMARY)):
             data = json.loads(path.read_text())
             numeric = {
@@ -91,7 +92,9 @@ def load_jobs(roots: Sequence[str | Path]) -> list[Job]:
                 )
             )
     if not jobs:
-        raise ValueError(f"no {SUMMARY} under {', '.join(map(str, roots))}; is it a run folder?")
+        raise EsnasInputError(
+            f"no {SUMMARY} under {', '.join(map(str, roots))}; is it a run folder?"
+        )
     return jobs
 
 
@@ -132,7 +135,7 @@ def write_rows(
                 }
             )
     if not rows:
-        raise ValueError(f"no completed {SUMMARY} under {', '.join(map(str, roots))}")
+        raise EsnasInputError(f"no completed {SUMMARY} under {', '.join(map(str, roots))}")
     if update:
         rerun = {command_key(r["command"]) for r in rows}
         kept = [r for r in read_rows(path) if command_key(r.get("command", "")) not in rerun]
@@ -165,7 +168,7 @@ def seed_agreement(path: Path, key: str, figure: str, replicate: str = "seed") -
     with path.open(newline="") as f:
         rows = [r for r in csv.DictReader(f) if r.get(figure) not in (None, "")]
     if not rows or key not in rows[0] or replicate not in rows[0]:
-        raise ValueError(f"{path} needs columns {key!r}, {replicate!r} and {figure!r}")
+        raise EsnasInputError(f"{path} needs columns {key!r}, {replicate!r} and {figure!r}")
     by_item: dict[str, dict[str, float]] = {}
     for r in rows:
         by_item.setdefault(r[key], {})[r[replicate]] = float(r[figure])
@@ -197,7 +200,7 @@ def tabulate(
     done = [j for j in jobs if j.status == "completed"]
     failed = [j for j in jobs if j.status != "completed"]
     if not done:
-        raise ValueError(f"none of the {len(jobs)} jobs completed; see their {SUMMARY}")
+        raise EsnasInputError(f"none of the {len(jobs)} jobs completed; see their {SUMMARY}")
     all_keys = list(dict.fromkeys(k for j in done for k in j.overrides))
     keys = [k for k in all_keys if k != replicate and len({j.overrides.get(k) for j in done}) > 1]
     shared = [f for f in done[0].figures if all(f in j.figures for j in done)]
@@ -206,7 +209,7 @@ def tabulate(
         figures = sorted(figures, key=lambda f: not f.startswith("best_test_acc/")) or shared
     missing = [f for f in figures if f not in shared]
     if missing:
-        raise ValueError(f"figures {missing} are not in every job; valid: {', '.join(shared)}")
+        raise EsnasInputError(f"figures {missing} are not in every job; valid: {', '.join(shared)}")
     groups: dict[tuple[str, ...], dict[str, list[float]]] = {}
     for job in done:
         group = groups.setdefault(tuple(job.overrides.get(k, "") for k in keys), {})

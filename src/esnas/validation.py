@@ -18,6 +18,7 @@ from pathlib import Path
 
 from esnas.correlation import _arch, labels_of
 from esnas.utils.atomic import write_text_atomic
+from esnas.utils.errors import EsnasInputError
 
 
 @dataclass
@@ -63,7 +64,7 @@ def validate(
     results: dict[str, StrategyResult] = {}
     for row in _rows(answers):
         if group not in row:
-            raise ValueError(f"{answers} has no column {group!r}; valid: {', '.join(row)}")
+            raise EsnasInputError(f"{answers} has no column {group!r}; valid: {', '.join(row)}")
         res = results.setdefault(row[group], StrategyResult(row[group], 0, [], [], [], [], []))
         res.searches += 1
         res.params.append(float(row.get("best_params") or "nan"))

@@ -30,6 +30,9 @@ class FakeScorer:
         self.last_seconds = 0.0
         self.calls = 0
 
+    def close(self) -> None:
+        """Nothing to release: scores live in no cache."""
+
     def score(self, genome: Hashable) -> dict[str, float]:
         self.calls += 1
         arch = self.space.encode(genome) + self.salt

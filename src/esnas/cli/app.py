@@ -13,14 +13,31 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from esnas.utils.config import ConfigChoiceError, check_group_choices, config_dir
-from esnas.utils.registry import UnknownNameError
+from esnas.utils.errors import EsnasInputError
 from esnas.utils.task import RunContext, run_task
 
 Task = Callable[[RunContext], Mapping[str, Any] | None]
 
-# What a user's config can get wrong: a bad value, an unknown name, a constructor that rejects
-# its arguments, a missing or mistyped key. Each is one line and exit status 2.
-CONFIG_ERRORS = (ValueError, UnknownNameError, InstantiationException, OmegaConfBaseException)
+
+def is_input_error(err: BaseException) -> bool:
+    """Whether ``err`` is the user's doing, to be shown as one line rather than a traceback.
+
+    That is a value esnas rejected (:class:`EsnasInputError`, unknown names included), a missing
+    or mistyped config key (OmegaConf), or Hydra failing to instantiate a ``_target_`` because
+    of one of those, a target that does not exist, or a call that rejects the config's
+    arguments. A ``TypeError`` raised *inside* a constructor, or any other error, is a bug
+    and keeps its traceback.
+    """
+    if isinstance(err, EsnasInputError | OmegaConfBaseException):
+        return True
+    if not isinstance(err, InstantiationException):
+        return False
+    cause = err.__cause__
+    if cause is None or str(err).startswith("Error locating target"):
+        return True  # Hydra's own checks of the node, or a _target_ that does not import
+    if isinstance(cause, TypeError) and cause.__traceback__ is not None:
+        return cause.__traceback__.tb_next is None  # raised by the call itself: bad arguments
+    return is_input_error(cause)
 
 
 def one_line(err: BaseException) -> str:
@@ -42,17 +59,18 @@ def malformed_override(err: OverrideParseException) -> str:
 def hydra_entry(config_name: str, job_type: str, task: Task) -> Callable[[], Any]:
     """A console-script ``main`` that composes ``conf/<config_name>.yaml`` and runs ``task``.
 
-    Bad group choices (``space=typo``) fail before Hydra starts, and bad values the task
-    rejects (``ValueError``) fail after it, each with one line and exit status 2
-    (``HYDRA_FULL_ERROR=1`` shows the traceback instead).
+    Bad group choices (``space=typo``) fail before Hydra starts, and bad input the task
+    rejects (:func:`is_input_error`) fails after it, each with one line and exit status 2
+    (``HYDRA_FULL_ERROR=1`` shows the traceback instead). Any other error is a bug and
+    keeps its traceback.
     """
 
     @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name=config_name)
     def _hydra_main(cfg: DictConfig) -> Any:
         try:
             figures = run_task(cfg, job_type, task)
-        except CONFIG_ERRORS as err:
-            if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        except Exception as err:
+            if not is_input_error(err) or os.environ.get("HYDRA_FULL_ERROR") == "1":
                 raise
             # Bad input (an unknown metric, a malformed arch string): one line, no traceback;
             # summary.json keeps the traceback for the curious.

@@ -24,6 +24,7 @@ from esnas.report import (
     write_markdown,
     write_rows,
 )
+from esnas.utils.errors import EsnasInputError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.rows:
         try:
             n = write_rows(args.sweeps, Path(args.rows), args.figures, args.update)
-        except ValueError as err:
+        except EsnasInputError as err:
             print(f"esnas-report: error: {err}", file=sys.stderr)
             return 2
         print(f"wrote {n} rows to {args.rows}")
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         table = tabulate(load_jobs(args.sweeps), args.figures, args.replicate)
-    except ValueError as err:
+    except EsnasInputError as err:
         print(f"esnas-report: error: {err}", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else Path(args.sweeps[0]) / "report"
@@ -143,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
 def _require_rows(flag: str, path: str | None) -> None:
     """A one-line ``ValueError`` unless ``path`` is an existing file (a ``--rows`` CSV)."""
     if not path or not Path(path).exists():
-        raise ValueError(f"{flag} {path!r} is invalid; valid: an esnas-report --rows CSV")
+        raise EsnasInputError(f"{flag} {path!r} is invalid; valid: an esnas-report --rows CSV")
 
 
 def _figures(items: list[str]) -> str | dict[str, str]:
@@ -153,7 +154,9 @@ def _figures(items: list[str]) -> str | dict[str, str]:
     pairs = [item.partition("=") for item in items]
     bad = [item for item, (_, sep, col) in zip(items, pairs, strict=True) if not sep or not col]
     if bad:
-        raise ValueError(f"--figure {bad[0]!r} is invalid; valid: COLUMN, or SETTING=COLUMN items")
+        raise EsnasInputError(
+            f"--figure {bad[0]!r} is invalid; valid: COLUMN, or SETTING=COLUMN items"
+        )
     return {setting: col for setting, _, col in pairs}
 
 
@@ -165,11 +168,13 @@ def _correlate(args: argparse.Namespace, command: str) -> int:
         for item in args.correlate:
             setting, sep, paths = item.partition("=")
             if not sep or not paths:
-                raise ValueError(f"--correlate {item!r} is invalid; valid: SETTING=CSV[,CSV...]")
+                raise EsnasInputError(
+                    f"--correlate {item!r} is invalid; valid: SETTING=CSV[,CSV...]"
+                )
             settings[setting] = [Path(p) for p in paths.split(",")]
             missing = [str(p) for p in settings[setting] if not csv_path(p).exists()]
             if missing:
-                raise ValueError(f"--correlate {setting}: no file {', '.join(missing)}")
+                raise EsnasInputError(f"--correlate {setting}: no file {', '.join(missing)}")
         _require_rows("--truth", args.truth)
         out = Path(args.out or "correlation")
         text = write_report(
@@ -178,7 +183,7 @@ def _correlate(args: argparse.Namespace, command: str) -> int:
             command=command, protocol=args.protocol,
             **({"title": args.title} if args.title else {}),
         )  # fmt: skip
-    except ValueError as err:
+    except EsnasInputError as err:
         print(f"esnas-report: error: {err}", file=sys.stderr)
         return 2
     print(text)
@@ -195,10 +200,10 @@ def _validate(args: argparse.Namespace, command: str) -> int:
         for flag, path in named.items():
             _require_rows(flag, path)
         if not args.group:
-            raise ValueError("--validate needs --group, the answers' strategy column")
+            raise EsnasInputError("--validate needs --group, the answers' strategy column")
         figure = _figures(args.figure)
         if not isinstance(figure, str):
-            raise ValueError("--validate takes one --figure COLUMN, not SETTING=COLUMN items")
+            raise EsnasInputError("--validate takes one --figure COLUMN, not SETTING=COLUMN items")
         out = Path(args.out or "validation")
         text = write_report(
             Path(args.validate), Path(args.trained), Path(args.truth), out, group=args.group,
@@ -206,7 +211,7 @@ def _validate(args: argparse.Namespace, command: str) -> int:
             command=command, protocol=args.protocol,
             **({"title": args.title} if args.title else {}),
         )  # fmt: skip
-    except ValueError as err:
+    except EsnasInputError as err:
         print(f"esnas-report: error: {err}", file=sys.stderr)
         return 2
     print(text)
@@ -221,14 +226,14 @@ def _compare(args: argparse.Namespace, command: str) -> int:
         _require_rows("--compare", args.compare)
         figure = _figures(args.figure)
         if not isinstance(figure, str):
-            raise ValueError("--compare takes one --figure COLUMN, not SETTING=COLUMN items")
+            raise EsnasInputError("--compare takes one --figure COLUMN, not SETTING=COLUMN items")
         out = Path(args.out or "comparison")
         text = write_report(
             Path(args.compare), out, group=args.group or "model.name", figure=figure,
             command=command, protocol=args.protocol,
             **({"title": args.title} if args.title else {}),
         )  # fmt: skip
-    except ValueError as err:
+    except EsnasInputError as err:
         print(f"esnas-report: error: {err}", file=sys.stderr)
         return 2
     print(text)

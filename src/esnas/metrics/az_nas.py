@@ -26,6 +26,7 @@ from esnas.metrics.base import MetricContext, register_metric
 from esnas.metrics.cost import flops
 from esnas.metrics.hooks import select_paths
 from esnas.metrics.prepare import first_tensor
+from esnas.utils.errors import EsnasInputError
 
 FEATURES = ("stem", "cells.*", "stages.*.blocks.*")
 EPS = 1e-8  # AZ-NAS's: inside log(p + eps) of the eigenvalue distribution
@@ -66,7 +67,7 @@ def jacobian_term(f_in: torch.Tensor, f_out: torch.Tensor, gen: torch.Generator)
     if g_out.dim() == 2 and a.shape[0] != b.shape[0]:  # pooled: each sample's positions fold
         a = g_in.reshape(g_in.shape[0], -1)  # into channels, as pixel_unshuffle does for maps
     if a.shape[0] != b.shape[0]:
-        raise ValueError(f"features {tuple(f_in.shape)} -> {tuple(f_out.shape)} do not align")
+        raise RuntimeError(f"features {tuple(f_in.shape)} -> {tuple(f_out.shape)} do not align")
     mat = a.T @ b / b.shape[0]
     sigma = float(torch.linalg.svdvals(mat if mat.shape[0] >= mat.shape[1] else mat.T).max())
     return 2.0 - sigma - 1.0 / (sigma + 1e-6)
@@ -121,7 +122,7 @@ def _collect(model: nn.Module, features: Sequence[str]) -> Generator[None, None,
     if backward:
         entropies = [eigen_entropy(f) for f in kept]
     if len(entropies) < 2:
-        raise ValueError(
+        raise EsnasInputError(
             f"AZ-NAS needs >= 2 features; features={list(features)} matched {len(entropies)} "
             "module calls (module paths, one '*' per segment, e.g. 'stem', 'cells.*')"
         )

@@ -39,6 +39,7 @@ from esnas.metrics.prepare import (
     reinit_,
     weight_modules,
 )
+from esnas.utils.errors import EsnasInputError
 from esnas.utils.floor import FLOOR, is_floor
 from esnas.utils.registry import Registry
 
@@ -92,12 +93,16 @@ class Probe:
         check_choice("probe.linear_init", self.linear_init, LINEAR_INITS)
         for name in ("batch_size", "num_inits"):
             if int(getattr(self, name)) < 1:
-                raise ValueError(f"probe.{name}={getattr(self, name)!r} is invalid; valid: >= 1")
+                raise EsnasInputError(
+                    f"probe.{name}={getattr(self, name)!r} is invalid; valid: >= 1"
+                )
         if int(self.seed) < 0:
-            raise ValueError(f"probe.seed={self.seed!r} is invalid; valid: an int >= 0")
+            raise EsnasInputError(f"probe.seed={self.seed!r} is invalid; valid: an int >= 0")
         if self.input == "batch":
             if not isinstance(self.batch, torch.Tensor) or self.batch.dim() < 2:
-                raise ValueError("probe.input='batch' needs probe.batch, a (N, C, H, W) tensor")
+                raise EsnasInputError(
+                    "probe.input='batch' needs probe.batch, a (N, C, H, W) tensor"
+                )
             if self.input_shape is None:
                 self.input_shape = tuple(self.batch.shape[1:])
         if self.input_shape is not None:
@@ -151,7 +156,7 @@ class MetricInfo:
         valid = self.options()
         unknown = sorted(set(options) - set(valid))
         if unknown:
-            raise ValueError(
+            raise EsnasInputError(
                 f"metric {self.name!r} has no option(s) {', '.join(unknown)}; "
                 f"valid: {', '.join(valid) or '(none)'}"
             )
@@ -311,7 +316,9 @@ def score_model(
         ``{label: score}``; a non-finite result on any init gives the metric's floor.
     """
     if probe.input_shape is None:
-        raise ValueError("probe.input_shape is None; set it (e.g. from the space's input_shape)")
+        raise EsnasInputError(
+            "probe.input_shape is None; set it (e.g. from the space's input_shape)"
+        )
     bound = resolve_metrics(metrics)
     first = next(model.parameters(), None)
     device = (

@@ -11,6 +11,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from esnas.metrics.base import MetricContext, register_metric
+from esnas.utils.errors import EsnasInputError
 
 UNITS = ("flops", "macs")
 
@@ -32,7 +33,7 @@ def flops(model: nn.Module, ctx: MetricContext, unit: str = "flops") -> float:
     which matches the MACs most NAS papers (and ``SearchSpace.cost``) report.
     """
     if unit not in UNITS:
-        raise ValueError(f"unit={unit!r} is invalid; valid: {', '.join(UNITS)}")
+        raise EsnasInputError(f"unit={unit!r} is invalid; valid: {', '.join(UNITS)}")
     counter = FlopCounterMode(display=False)
     with counter:
         model(torch.zeros((1, *ctx.input_shape), device=ctx.device, dtype=ctx.dtype))

@@ -27,6 +27,7 @@ from torch import nn
 
 from esnas.metrics.base import FLOOR, MetricContext, register_metric, run_alone
 from esnas.metrics.hooks import channels_of, select_modules, tap
+from esnas.utils.errors import EsnasInputError
 
 ESTIMATORS = ("binary", "gaussian", "shannon")
 AGGREGATES = ("sum", "mean")
@@ -115,9 +116,9 @@ def collect_entropies(
 ) -> Generator[None, None, dict[str, LayerEntropy]]:
     """Hooks the layers, yields while the caller runs one forward, returns their entropies."""
     if estimator not in ESTIMATORS:
-        raise ValueError(f"estimator={estimator!r} is invalid; valid: {', '.join(ESTIMATORS)}")
+        raise EsnasInputError(f"estimator={estimator!r} is invalid; valid: {', '.join(ESTIMATORS)}")
     if aggregate_elements not in AGGREGATES:
-        raise ValueError(
+        raise EsnasInputError(
             f"aggregate_elements={aggregate_elements!r} is invalid; valid: {', '.join(AGGREGATES)}"
         )
     acc: dict[str, _Accumulator] = {}
@@ -182,12 +183,12 @@ def entropic(
         eps: variance floor of the gaussian estimator.
     """
     if aggregate_layers not in AGGREGATES:
-        raise ValueError(
+        raise EsnasInputError(
             f"aggregate_layers={aggregate_layers!r} is invalid; valid: {', '.join(AGGREGATES)}"
         )
     if width_normalise not in WIDTH_NORMALISE:
         valid = ", ".join(map(str, WIDTH_NORMALISE))
-        raise ValueError(f"width_normalise={width_normalise!r} is invalid; valid: {valid}")
+        raise EsnasInputError(f"width_normalise={width_normalise!r} is invalid; valid: {valid}")
     layers = yield from collect_entropies(model, estimator, aggregate_elements, hook, eps)
     if not layers:
         return float("nan")

@@ -16,6 +16,8 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.conv import _ConvNd
 
+from esnas.utils.errors import EsnasInputError
+
 BN_MODES = ("train", "eval", "identity")
 LINEAR_INITS = ("kaiming", "trunc_normal")
 
@@ -23,7 +25,7 @@ LINEAR_INITS = ("kaiming", "trunc_normal")
 def check_choice(name: str, value: object, valid: Sequence[object]) -> None:
     """Raises a one-line ``ValueError`` naming the valid values unless ``value`` is one."""
     if value not in valid:
-        raise ValueError(f"{name}={value!r} is invalid; valid: {', '.join(map(str, valid))}")
+        raise EsnasInputError(f"{name}={value!r} is invalid; valid: {', '.join(map(str, valid))}")
 
 
 def _is_norm(m: nn.Module) -> bool:

@@ -17,6 +17,7 @@ from torch import nn
 
 from esnas.metrics.base import MetricContext, register_metric
 from esnas.metrics.hooks import select_modules, tap
+from esnas.utils.errors import EsnasInputError
 
 WORD = 64  # sample bits per int64 key (bit 63 is the sign bit: still exact)
 
@@ -45,7 +46,9 @@ def swap(
     """SWAP (Peng et al. 2024, ICLR): #distinct sample-wise patterns of the hooked neurons;
     with ``mu`` and ``sigma`` set, reg-SWAP (× exp(-(params/1e3 - mu)² / sigma))."""
     if (mu is None) != (sigma is None) or (sigma is not None and sigma <= 0):
-        raise ValueError(f"mu={mu!r}, sigma={sigma!r} are invalid; valid: both null, or sigma > 0")
+        raise EsnasInputError(
+            f"mu={mu!r}, sigma={sigma!r} are invalid; valid: both null, or sigma > 0"
+        )
     keys: list[torch.Tensor] = []
     # A repeated activation of one tensor adds no new pattern: alias it to nothing.
     modules, add = select_modules(model, hook), lambda k, a: keys.append(pattern_keys(a))
@@ -53,7 +56,7 @@ def swap(
         new_pass()
         model(ctx.inputs)
     if not keys:
-        raise ValueError(f"swap found no module to hook for hook={list(hook)}")
+        raise EsnasInputError(f"swap found no module to hook for hook={list(hook)}")
     table = torch.cat(keys)
     table = table.squeeze(1) if table.shape[1] == 1 else table  # 1-D unique is much faster
     count = float(torch.unique(table, dim=0).shape[0])

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from esnas.metrics.base import MetricContext, first_tensor, register_metric, weight_modules
+from esnas.utils.errors import EsnasInputError
 
 
 @register_metric("zico", needs_grad=True)
@@ -25,11 +26,11 @@ def zico(model: nn.Module, ctx: MetricContext, splits: int = 2) -> float:
     zero std are skipped and layers whose sum is 0 add nothing, as in the official code.
     """
     if splits < 2:
-        raise ValueError(f"splits={splits!r} is invalid; valid: an int >= 2")
+        raise EsnasInputError(f"splits={splits!r} is invalid; valid: an int >= 2")
     x = ctx.inputs
     chunks = x.chunk(splits)
     if len(chunks) < 2:
-        raise ValueError(f"zico needs a batch of at least {splits} samples; got {x.shape[0]}")
+        raise EsnasInputError(f"zico needs a batch of at least {splits} samples; got {x.shape[0]}")
     layers = weight_modules(model)
     grads: list[list[torch.Tensor]] = [[] for _ in layers]
     y, start = None, 0

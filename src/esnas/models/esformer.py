@@ -24,6 +24,7 @@ from timm.models._features import feature_take_indices  # timm's own models impo
 from torch import nn
 
 from esnas.models.esformer_blocks import Attention, block_cost, conv_out, create_block
+from esnas.utils.errors import EsnasInputError
 
 __all__ = ["ARCH_FORMAT", "ESFormer", "create_esformer", "genome_dict", "parse_arch"]
 
@@ -41,7 +42,7 @@ def parse_arch(arch: str) -> dict[str, Any]:
     head = re.fullmatch(r"s(\d+)h(\d+)", parts[0])
     stages = [_STAGE_RE.match(p) for p in parts[1:]]
     if head is None or len(stages) != NUM_STAGES or not all(stages):
-        raise ValueError(f"bad ESFormer arch string {arch!r}; format: {ARCH_FORMAT}")
+        raise EsnasInputError(f"bad ESFormer arch string {arch!r}; format: {ARCH_FORMAT}")
     return {
         "stem_width": int(head[1]),
         "head_dim": int(head[2]),
@@ -59,7 +60,7 @@ def genome_dict(genome: Any) -> dict[str, Any]:
     """
     d = genome.to_dict() if hasattr(genome, "to_dict") else genome
     if not isinstance(d, Mapping) or len(d.get("stages", ())) != NUM_STAGES:
-        raise ValueError(
+        raise EsnasInputError(
             "ESFormer genome must be a dict {stem_width, head_dim, stages: [4 x {width, "
             "expansion, blocks}]} or have .to_dict(); got " + type(genome).__name__
         )

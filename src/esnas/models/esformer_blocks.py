@@ -32,6 +32,8 @@ from timm.layers import (
 )
 from torch import nn
 
+from esnas.utils.errors import EsnasInputError
+
 CONV_TYPES: tuple[str, ...] = ("ir", "se", "cx", "pl")
 ATTN_TYPES: tuple[str, ...] = ("ka", "sa")
 KERNELS: tuple[int, ...] = (3, 5, 7)
@@ -46,7 +48,7 @@ def parse_op(op: str) -> tuple[str, int]:
         return op, 0
     if op in CONV_OPS:
         return op[:2], int(op[2:])
-    raise ValueError(f"unknown ESFormer op {op!r}; valid: {', '.join(ALL_OPS)}")
+    raise EsnasInputError(f"unknown ESFormer op {op!r}; valid: {', '.join(ALL_OPS)}")
 
 
 def se_channels(width: int) -> int:

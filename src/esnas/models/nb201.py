@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from esnas.utils.errors import EsnasInputError
+
 OP_NAMES: tuple[str, ...] = (
     "none",
     "skip_connect",
@@ -40,19 +42,21 @@ def parse_arch_str(arch: str) -> tuple[str, ...]:
     """
     hint = f"expected NB201 arch_str {ARCH_STR_FORMAT} with op in {{{', '.join(OP_NAMES)}}}"
     if not isinstance(arch, str) or not (arch.startswith("|") and arch.endswith("|")):
-        raise ValueError(f"bad arch {arch!r}: {hint}")
+        raise EsnasInputError(f"bad arch {arch!r}: {hint}")
     nodes = arch[1:-1].split("|+|")
     if len(nodes) != NUM_NODES - 1:
-        raise ValueError(f"bad arch {arch!r}: {hint}")
+        raise EsnasInputError(f"bad arch {arch!r}: {hint}")
     ops: list[str] = []
     for to_node, node in enumerate(nodes, start=1):
         tokens = node.split("|")
         if len(tokens) != to_node:
-            raise ValueError(f"bad arch {arch!r}: node {to_node} needs {to_node} inputs; {hint}")
+            raise EsnasInputError(
+                f"bad arch {arch!r}: node {to_node} needs {to_node} inputs; {hint}"
+            )
         for from_node, token in enumerate(tokens):
             op, sep, src = token.partition("~")
             if not sep or src != str(from_node) or op not in OP_NAMES:
-                raise ValueError(f"bad arch {arch!r}: bad edge {token!r}; {hint}")
+                raise EsnasInputError(f"bad arch {arch!r}: bad edge {token!r}; {hint}")
             ops.append(op)
     return tuple(ops)
 
@@ -60,7 +64,7 @@ def parse_arch_str(arch: str) -> tuple[str, ...]:
 def to_arch_str(ops: Sequence[str]) -> str:
     """The official NB201 string of 6 op names given in ``EDGES`` order."""
     if len(ops) != len(EDGES) or any(op not in OP_NAMES for op in ops):
-        raise ValueError(f"need {len(EDGES)} ops from {OP_NAMES}, got {tuple(ops)!r}")
+        raise EsnasInputError(f"need {len(EDGES)} ops from {OP_NAMES}, got {tuple(ops)!r}")
     nodes = [
         "|".join(f"{op}~{i}" for op, (i, j) in zip(ops, EDGES, strict=True) if j == to_node)
         for to_node in range(1, NUM_NODES)
@@ -142,7 +146,7 @@ def make_op(op: str, c_in: int, c_out: int) -> nn.Module:
         return OPS[op](c_out)
     if op not in RESIZE_OPS:
         valid = ", ".join(RESIZE_OPS)
-        raise ValueError(f"op {op!r} cannot map {c_in} to {c_out} channels; valid: {valid}")
+        raise EsnasInputError(f"op {op!r} cannot map {c_in} to {c_out} channels; valid: {valid}")
     return RESIZE_OPS[op](c_in, c_out)
 
 
@@ -268,7 +272,7 @@ SSS_CELL = (
 def size_reductions(num_layers: int) -> tuple[bool, ...]:
     """AutoDL's ``layer_reductions`` for ``num_layers = 3N + 2``: N cells, reduce, N, reduce, N."""
     if num_layers % 3 != 2:
-        raise ValueError(f"need 3N + 2 channel values (e.g. 5), got {num_layers}")
+        raise EsnasInputError(f"need 3N + 2 channel values (e.g. 5), got {num_layers}")
     n = num_layers // 3
     return (False,) * n + (True,) + (False,) * n + (True,) + (False,) * n
 
@@ -298,7 +302,7 @@ class NATSSizeNetwork(_CellNetwork):
             channels = [int(c) for c in channels.split(":")]
         self.channels = tuple(int(c) for c in channels)
         if any(c <= 0 for c in self.channels):
-            raise ValueError(f"channels must be positive, got {self.channels}")
+            raise EsnasInputError(f"channels must be positive, got {self.channels}")
         reductions = size_reductions(len(self.channels))
         ops = parse_arch_str(genome) if isinstance(genome, str) else tuple(genome)
         self.genotype = to_arch_str(ops)

@@ -24,6 +24,8 @@ from functools import wraps
 from pathlib import Path
 from typing import Any
 
+from esnas.utils.errors import EsnasInputError
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS contexts (key TEXT PRIMARY KEY, description TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS scores (
@@ -34,7 +36,7 @@ CREATE TABLE IF NOT EXISTS scores (
 SHARD_SUFFIX = ".shards"
 
 
-class ScoreCacheError(ValueError):
+class ScoreCacheError(EsnasInputError):
     """The cache file is damaged or unusable; the message names the file and the way out."""
 
 

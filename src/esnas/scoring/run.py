@@ -26,6 +26,7 @@ from esnas.spaces.base import SearchSpace
 from esnas.utils.atomic import atomic_open
 from esnas.utils.config import config_dir
 from esnas.utils.console import get_logger, progress_bar
+from esnas.utils.errors import EsnasInputError
 from esnas.utils.task import RunContext
 
 log = get_logger(__name__)
@@ -40,7 +41,7 @@ def metric_spec(cfg: DictConfig) -> dict[str, dict[str, Any]]:
     for label, options in metric_items(OmegaConf.to_container(cfg.metrics, resolve=True)):
         spec[label] = {**(defaults.get(metric_name(label)) or {}), **(options or {})}
     if not spec:
-        raise ValueError("metrics is empty; give at least one, e.g. metrics=[logsynflow]")
+        raise EsnasInputError("metrics is empty; give at least one, e.g. metrics=[logsynflow]")
     return spec
 
 
@@ -62,7 +63,7 @@ def _parse_shard(shard: Any) -> tuple[int, int]:
     except ValueError:
         i, k = -1, 0
     if not 0 <= i < k:
-        raise ValueError(f"sample.shard={shard!r} is invalid; valid: 'i/k' with 0 <= i < k")
+        raise EsnasInputError(f"sample.shard={shard!r} is invalid; valid: 'i/k' with 0 <= i < k")
     return i, k
 
 
@@ -75,10 +76,10 @@ def _select_all(space: SearchSpace, sample: Mapping[str, Any]) -> list[Hashable]
         if n == "all":
             return [space.from_index(i) for i in range(total)]
         if not isinstance(n, int) or not 1 <= n <= total:
-            raise ValueError(f"sample.n={n!r} is invalid; valid: 1..{total} or 'all'")
+            raise EsnasInputError(f"sample.n={n!r} is invalid; valid: 1..{total} or 'all'")
         return [space.from_index(i) for i in rng.sample(range(total), n)]
     if not isinstance(n, int) or n < 1:
-        raise ValueError(f"sample.n={n!r} is invalid; valid: an int >= 1 (this space is open)")
+        raise EsnasInputError(f"sample.n={n!r} is invalid; valid: an int >= 1 (this space is open)")
     seen: dict[str, Hashable] = {}
     for _ in range(50 * n):
         genome = space.sample(rng)
@@ -116,7 +117,7 @@ def score_task(ctx: RunContext) -> dict[str, Any]:
     metrics = metric_spec(cfg)
     output = Path(cfg.output)
     if output.suffix != ".csv":
-        raise ValueError(f"output={str(output)!r} is invalid; valid: a path ending in .csv")
+        raise EsnasInputError(f"output={str(output)!r} is invalid; valid: a path ending in .csv")
     probe = make_probe(cfg.probe, space)
     genomes = select_archs(space, cfg.sample)
     cache = open_cache(cfg.get("cache"))
@@ -124,7 +125,7 @@ def score_task(ctx: RunContext) -> dict[str, Any]:
     fit_metrics, fit_combine = default_fitness() if cfg.get("fitness") else ([], "")
     missing = [m for m in fit_metrics if m not in scorer.labels]
     if missing:
-        raise ValueError(
+        raise EsnasInputError(
             f"fitness=true needs metrics {', '.join(fit_metrics)} (the default search's final "
             f"fitness); add {', '.join(missing)} to metrics"
         )

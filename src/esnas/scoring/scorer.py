@@ -12,6 +12,7 @@ from esnas.metrics import Probe, resolve_metrics, score_model
 from esnas.scoring.cache import ScoreCache
 from esnas.spaces.base import SearchSpace
 from esnas.utils.device import resolve_device
+from esnas.utils.errors import EsnasInputError
 
 # Bump when a metric's implementation changes its values: old cache entries stop matching
 # (2: LogSynflow takes log(1 + |g|)).
@@ -65,7 +66,7 @@ class Scorer:
         cache: ScoreCache | None = None,
     ) -> None:
         if probe.input_shape is None:
-            raise ValueError("probe.input_shape is None; build the probe with make_probe()")
+            raise EsnasInputError("probe.input_shape is None; build the probe with make_probe()")
         self.space, self.probe = space, probe
         self.cache = cache if cache is not None else ScoreCache(None)
         bound = resolve_metrics(metrics)  # unknown names and options fail here, in one line
@@ -100,6 +101,10 @@ class Scorer:
             if isinstance(item, Mapping) and label in item:
                 return dict(item[label] or {})
         return {}
+
+    def close(self) -> None:
+        """Closes the cache connection (a later lookup reopens nothing: make a new scorer)."""
+        self.cache.close()
 
     def seconds(self, arch: str) -> dict[str, float]:
         """Stored uncached seconds per label (and ``_build``) of an already scored arch."""

@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from esnas.utils.atomic import atomic_open
+from esnas.utils.errors import EsnasInputError
 
 CHECKPOINT_FILE = "search_state.json"
 FORMAT_VERSION = 1
 
 
-class CorruptCheckpointError(ValueError):
+class CorruptCheckpointError(EsnasInputError):
     """A checkpoint exists but cannot be read; never silently restarted from scratch."""
 
 

@@ -13,11 +13,12 @@ from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 from esnas.spaces.base import Cost, SearchSpace
+from esnas.utils.errors import EsnasInputError
 
 Check = Callable[[Hashable, Cost], bool]
 
 
-class InfeasibleError(ValueError):
+class InfeasibleError(EsnasInputError):
     """No genome meeting the constraints was found in a bounded number of samples."""
 
 
@@ -51,15 +52,14 @@ class Constraints:
         return {
             "max_macs": self.max_macs,
             "max_params": self.max_params,
-            "space_max_macs": getattr(self.space, "max_macs", None),
-            "space_max_params": getattr(self.space, "max_params", None),
+            "space_max_macs": self.space.max_macs,
+            "space_max_params": self.space.max_params,
             "checks": len(self.checks),
         }
 
     def ok(self, genome: Hashable, cost: Cost | None = None) -> bool:
         """Whether ``genome`` meets every limit."""
-        feasible = getattr(self.space, "feasible", None)
-        if feasible is not None and not feasible(genome):
+        if not self.space.feasible(genome):
             return False
         cost = cost or self.space.cost(genome)
         if self.max_macs is not None and cost.macs > self.max_macs:

@@ -15,6 +15,7 @@ from typing import Any
 from esnas.search.engine import Engine
 from esnas.search.strategy import Strategy, register_strategy
 from esnas.spaces.base import GeneGroup
+from esnas.utils.errors import EsnasInputError
 
 PHASE_ORDER: tuple[GeneGroup, ...] = ("topology", "size")
 
@@ -83,11 +84,13 @@ class CyclicSearch(Strategy):
         self.phase_steps = {"topology": steps(topo["steps"]), "size": steps(size_cfg["steps"])}
         self.order = [g for g in PHASE_ORDER if engine.space.has_group(g)]
         if final["pool"] not in ("history", "population"):
-            raise ValueError(f"final.pool {final['pool']!r} invalid; valid: history, population")
+            raise EsnasInputError(
+                f"final.pool {final['pool']!r} invalid; valid: history, population"
+            )
         self.pool_of_final = final["pool"]
         self._final_metrics = list(final["metrics"] or size_cfg["metrics"])
         if self.starts < 1 or self.init_size < 2:
-            raise ValueError("init.starts must be >= 1 and init.population >= 2")
+            raise EsnasInputError("init.starts must be >= 1 and init.population >= 2")
         # Progress state (all plain data, see state_dict).
         self.stage = "init"  # init | main
         self.start = 0  # current multi-start run

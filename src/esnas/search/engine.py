@@ -18,14 +18,21 @@ from esnas.search.fitness import fitness
 from esnas.search.operators import can_cross, crossover_in_group
 from esnas.search.records import Individual
 from esnas.spaces.base import GeneGroup, SearchSpace
+from esnas.utils.errors import EsnasInputError
 
 
 class ScorerLike(Protocol):
-    """What the search needs from ``esnas.scoring.Scorer``."""
+    """What the search needs from ``esnas.scoring.Scorer`` (every member is required)."""
 
+    #: The score labels :meth:`score` returns, in order.
+    labels: list[str]
+    #: What the last :meth:`score` cost without the cache (0.0 for a scorer that cannot say).
     last_seconds: float
 
     def score(self, genome: Hashable) -> dict[str, float]: ...
+
+    def close(self) -> None:
+        """Releases what the scorer holds open (its cache connection)."""
 
 
 class Engine:
@@ -58,7 +65,7 @@ class Engine:
         max_redraws: int = 50,
     ) -> None:
         if int(max_evaluations) < 1:
-            raise ValueError(f"budget.evaluations must be >= 1, got {max_evaluations}")
+            raise EsnasInputError(f"budget.evaluations must be >= 1, got {max_evaluations}")
         self.space, self.scorer, self.constraints, self.rng = space, scorer, constraints, rng
         self.max_evaluations = int(max_evaluations)
         self.max_seconds = None if max_seconds is None else float(max_seconds)
@@ -156,7 +163,7 @@ class Engine:
         if not self.constraints.ok(genome, cost):  # a bug in a strategy, never user input
             raise AssertionError(f"infeasible genome {arch} reached evaluation")
         scores = {k: float(v) for k, v in self.scorer.score(genome).items()}
-        seconds = float(getattr(self.scorer, "last_seconds", 0.0) or 0.0)
+        seconds = float(self.scorer.last_seconds)
         index = self.evaluations
         self.history.append(
             Individual(

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from math import exp, log
 
 from esnas.search.records import Individual
+from esnas.utils.errors import EsnasInputError
 from esnas.utils.floor import FLOOR
 from esnas.utils.registry import Registry
 
@@ -111,6 +112,8 @@ def fitness(
     missing = [m for m in metrics if m not in individuals[0].scores]
     if missing:
         have = ", ".join(individuals[0].scores) or "(none)"
-        raise ValueError(f"fitness needs metric(s) {', '.join(missing)}; the scorer gives {have}")
+        raise EsnasInputError(
+            f"fitness needs metric(s) {', '.join(missing)}; the scorer gives {have}"
+        )
     columns = [[ind.scores[m] for ind in individuals] for m in metrics]
     return COMBINERS.get(combine)(columns)

@@ -34,6 +34,7 @@ from esnas.search.outputs import plot_pareto, plot_trajectory, write_best, write
 from esnas.search.records import PHASES, history_columns, history_rows
 from esnas.search.strategy import STRATEGIES, Strategy
 from esnas.utils.console import get_logger, progress_bar
+from esnas.utils.errors import EsnasInputError
 from esnas.utils.loggers import RunLogger
 
 log = get_logger(__name__)
@@ -147,7 +148,9 @@ class SearchRecipe:
         self.rescore_top = int(rescore.get("top") or 0)
         self.rescore_probe = dict(rescore.get("probe") or {})
         if self.rescore_top < 0:
-            raise ValueError(f"strategy.rescore.top must be >= 0 (0 = off), got {self.rescore_top}")
+            raise EsnasInputError(
+                f"strategy.rescore.top must be >= 0 (0 = off), got {self.rescore_top}"
+            )
         if self.scorer is None:
             self.scorer = build_scorer(cfg, self.space)
         self.engine = Engine(
@@ -161,10 +164,10 @@ class SearchRecipe:
             unique=unique,
         )
         self.strategy: Strategy = strategy_cls(self.engine, name=name, **strategy_cfg)
-        labels = getattr(self.scorer, "labels", None)
-        missing = sorted(self.strategy.needed_metrics() - set(labels or ()))
-        if labels is not None and missing:
-            raise ValueError(
+        labels = self.scorer.labels
+        missing = sorted(self.strategy.needed_metrics() - set(labels))
+        if missing:
+            raise EsnasInputError(
                 f"strategy {name} needs metric(s) {', '.join(missing)} but metrics gives "
                 f"{', '.join(labels)}; add them: metrics=[{','.join([*labels, *missing])}]"
             )
@@ -178,7 +181,9 @@ class SearchRecipe:
         if source is not None and not source.exists() and cfg.get("resume_from"):
             source = Path(cfg.resume_from)  # continue (or re-pick) another run's search here
             if not source.is_file():
-                raise ValueError(f"resume_from={str(source)!r} is not a file (a search_state.json)")
+                raise EsnasInputError(
+                    f"resume_from={str(source)!r} is not a file (a search_state.json)"
+                )
         if source is not None and source.exists():
             self.load_state_dict(load_checkpoint(source), source)
             self.resumed = True
@@ -216,25 +221,25 @@ class SearchRecipe:
     def _check_history(self, history: Any) -> None:
         """A hand-edited or damaged history fails here (ValueError), not mid-search."""
         if not isinstance(history, list):
-            raise ValueError("engine.history is not a list")
+            raise EsnasInputError("engine.history is not a list")
         for i, record in enumerate(history):
             where = f"history[{i}]"
             if record.get("index") != i:
-                raise ValueError(f"{where} has index {record.get('index')!r}, expected {i}")
+                raise EsnasInputError(f"{where} has index {record.get('index')!r}, expected {i}")
             if record.get("phase") not in PHASES:
-                raise ValueError(
+                raise EsnasInputError(
                     f"{where} has unknown phase {record.get('phase')!r}; valid: {', '.join(PHASES)}"
                 )
             scores = record.get("scores")
             if not isinstance(scores, dict) or not all(
                 isinstance(v, int | float) and math.isfinite(v) for v in scores.values()
             ):
-                raise ValueError(f"{where} has non-finite or missing scores {scores!r}")
+                raise EsnasInputError(f"{where} has non-finite or missing scores {scores!r}")
             try:
                 self.space.decode(record["arch"])
             except (ValueError, KeyError, TypeError) as err:
                 arch = record.get("arch")
-                raise ValueError(f"{where} arch {arch!r} does not decode: {err}") from None
+                raise EsnasInputError(f"{where} arch {arch!r} does not decode: {err}") from None
 
     def checkpoint(self) -> None:
         save_checkpoint(self.checkpoint_path, self.state_dict())
@@ -287,7 +292,7 @@ class SearchRecipe:
         rescored, self.rescore_seconds = {}, 0.0
         for i in finalists:
             rescored[i] = dict(self.rescorer.score(eng.genome(i)))
-            self.rescore_seconds += float(getattr(self.rescorer, "last_seconds", 0.0) or 0.0)
+            self.rescore_seconds += float(self.rescorer.last_seconds)
         members = [
             replace(eng.history[i], scores=rescored[i]) if i in rescored else eng.history[i]
             for i in pool
@@ -297,7 +302,7 @@ class SearchRecipe:
         return finalists[best]
 
     def _phase_marker(self, phase: str) -> None:
-        cycle = getattr(self.strategy, "cycle", 0)
+        cycle = self.strategy.cycle
         log.info(
             "phase %s (cycle %d) starts at %d evaluations", phase, cycle, self.engine.evaluations
         )
@@ -403,13 +408,13 @@ class SearchRecipe:
         return figures
 
     def close(self) -> None:
-        """Releases the scorer's cache connection if this recipe built the scorer."""
+        """Releases the scorers' cache connections where this recipe built them (a setup that
+        failed early may have built neither)."""
         owned = [self.scorer] if self._owns_scorer else []
         owned += [self.rescorer] if self._owns_rescorer else []
         for scorer in owned:
-            cache = getattr(scorer, "cache", None)
-            if cache is not None and hasattr(cache, "close"):
-                cache.close()
+            if scorer is not None:
+                scorer.close()
 
 
 def warn_time_limit(evaluations: int, budget: int, seconds: float | None) -> None:

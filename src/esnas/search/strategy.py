@@ -12,6 +12,7 @@ from typing import Any
 
 from esnas.search.engine import Engine
 from esnas.spaces.base import GeneGroup
+from esnas.utils.errors import EsnasInputError
 from esnas.utils.registry import Registry
 
 STRATEGIES: Registry[type[Strategy]] = Registry("strategy")
@@ -40,6 +41,9 @@ class Strategy:
             first generation is checkpointed in pieces, not all at once).
     """
 
+    #: The cycle of alternating phases the search is in (0 for strategies without cycles).
+    cycle: int = 0
+
     def __init__(
         self,
         engine: Engine,
@@ -55,7 +59,7 @@ class Strategy:
         self.chunk = int(chunk)
         self.population: list[int] = []
         if self.size < 2:
-            raise ValueError(f"strategy.population must be >= 2, got {self.size}")
+            raise EsnasInputError(f"strategy.population must be >= 2, got {self.size}")
 
     # ---- what the recipe asks ---------------------------------------------------------------
     @property

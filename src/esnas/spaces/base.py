@@ -44,6 +44,10 @@ class SearchSpace(abc.ABC):
     gene_groups: tuple[GeneGroup, ...] = ()
     #: Number of genomes when the space is enumerable by index (then ``from_index`` exists).
     num_archs: int | None = None
+    #: The space's own budget at its input size (``None``: unbounded); :meth:`feasible` and
+    #: :meth:`sample` honour it.
+    max_macs: float | None = None
+    max_params: float | None = None
 
     @property
     @abc.abstractmethod
@@ -57,6 +61,15 @@ class SearchSpace(abc.ABC):
     @abc.abstractmethod
     def mutate(self, genome: Hashable, group: GeneGroup, rng: random.Random) -> Hashable:
         """A copy of ``genome`` with one gene of ``group`` changed to a different valid value."""
+
+    @abc.abstractmethod
+    def genes(self, genome: Hashable, group: GeneGroup) -> dict[str, Any]:
+        """The genes of ``group`` by name (e.g. ``{"edge0": "nor_conv_3x3", ...}``).
+
+        What the operators' contract is stated in: :meth:`mutate` changes exactly one of these,
+        :meth:`crossover_group` takes each from a parent and the other groups' from ``a``.
+        Names may come and go with a size gene (an ESFormer stage's ops follow its depth).
+        """
 
     @abc.abstractmethod
     def crossover(self, a: Hashable, b: Hashable, rng: random.Random) -> Hashable:
@@ -97,6 +110,10 @@ class SearchSpace(abc.ABC):
     def index_of(self, genome: Hashable) -> int:
         """Inverse of :meth:`from_index` (enumerable spaces only)."""
         raise NotImplementedError(f"space {self.name!r} is not enumerable by index")
+
+    def feasible(self, genome: Hashable) -> bool:
+        """Whether ``genome`` is within the space's own budget (always, for unbounded spaces)."""
+        return True
 
     def has_group(self, group: GeneGroup) -> bool:
         return group in self.gene_groups

@@ -22,6 +22,7 @@ from torch import nn
 from esnas.models.esformer import ARCH_FORMAT, ESFormer, parse_arch
 from esnas.models.esformer_blocks import ALL_OPS, ATTN_TYPES, CONV_OPS
 from esnas.spaces.base import GENE_GROUPS, Cost, GeneGroup, SearchSpace, register_space
+from esnas.utils.errors import EsnasInputError
 
 STEM_WIDTHS: tuple[int, ...] = (16, 24, 32)
 HEAD_DIMS: tuple[int, ...] = (16, 32, 64)
@@ -52,7 +53,7 @@ FORMAT = ARCH_FORMAT
 
 def _check(value: Any, valid: Sequence[Any], what: str) -> None:
     if value not in valid:
-        raise ValueError(f"{what} {value!r} invalid; valid: {', '.join(map(str, valid))}")
+        raise EsnasInputError(f"{what} {value!r} invalid; valid: {', '.join(map(str, valid))}")
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,9 @@ class ESFormerGenome:
         _check(self.head_dim, HEAD_DIMS, "head_dim")
         for name in ("widths", "expansions", "blocks"):
             if len(getattr(self, name)) != NUM_STAGES:
-                raise ValueError(f"{name} needs {NUM_STAGES} stages, got {getattr(self, name)!r}")
+                raise EsnasInputError(
+                    f"{name} needs {NUM_STAGES} stages, got {getattr(self, name)!r}"
+                )
         for i in range(NUM_STAGES):
             _check(self.widths[i], STAGE_WIDTHS[i], f"stage {i + 1} width")
             _check(self.expansions[i], EXPANSIONS, f"stage {i + 1} expansion")
@@ -131,7 +134,7 @@ class ESFormerGenome:
                 blocks=tuple(tuple(str(op) for op in s["blocks"]) for s in stages),
             )
         except (KeyError, TypeError) as err:
-            raise ValueError(
+            raise EsnasInputError(
                 "ESFormer genome dict needs stem_width, head_dim and stages: [{width, expansion,"
                 f" blocks}}] x{NUM_STAGES}; missing/bad {err}"
             ) from None
@@ -170,7 +173,9 @@ class ESFormerSpace(SearchSpace):
         max_tries: int = 10_000,
     ) -> None:
         if resolution < 32:
-            raise ValueError(f"resolution {resolution} too small; ESFormer needs >= 32 (stride 32)")
+            raise EsnasInputError(
+                f"resolution {resolution} too small; ESFormer needs >= 32 (stride 32)"
+            )
         self.resolution = int(resolution)
         self.num_classes = int(num_classes)
         self.max_macs = None if max_macs is None else float(max_macs)
@@ -219,7 +224,7 @@ class ESFormerSpace(SearchSpace):
                 best = (excess, c)
         assert best is not None
         lo = self.cost(self.cheapest())
-        raise ValueError(
+        raise EsnasInputError(
             f"no ESFormer genome under max_macs={self.max_macs}, max_params={self.max_params} in "
             f"{self.max_tries} tries; closest found {best[1].macs / 1e9:.3f} GMACs / "
             f"{best[1].params / 1e6:.2f}M params (cheapest in space: {lo.macs / 1e9:.3f} GMACs / "
@@ -238,7 +243,9 @@ class ESFormerSpace(SearchSpace):
             ops[pos] = op
             return _replace_stage(g, stage, blocks=tuple(ops))
         if group != "size":
-            raise ValueError(f"unknown gene group {group!r}; valid: {', '.join(self.gene_groups)}")
+            raise EsnasInputError(
+                f"unknown gene group {group!r}; valid: {', '.join(self.gene_groups)}"
+            )
         gene = rng.choice(
             ["stem_width", "head_dim"] + [f"{k}{i}" for k in "wed" for i in range(NUM_STAGES)]
         )
@@ -259,6 +266,22 @@ class ESFormerSpace(SearchSpace):
         ops = g.blocks[i][:d] + (g.blocks[i][-1],) * max(0, d - g.depths[i])
         return _replace_stage(g, i, blocks=ops)
 
+    def genes(self, genome: ESFormerGenome, group: GeneGroup) -> dict[str, Any]:
+        """Topology: the op at each block position (``op<stage>.<block>``); size: stem width,
+        head dim, and each stage's width, expansion and depth."""
+        if group == "topology":
+            return {
+                f"op{i}.{j}": op for i, ops in enumerate(genome.blocks) for j, op in enumerate(ops)
+            }
+        if group != "size":
+            return {}
+        per_stage = zip(genome.widths, genome.expansions, genome.depths, strict=True)
+        return {"stem_width": genome.stem_width, "head_dim": genome.head_dim} | {
+            f"{name}{i}": v
+            for i, stage in enumerate(per_stage)
+            for name, v in zip(("width", "expansion", "depth"), stage, strict=True)
+        }
+
     def crossover(self, a: ESFormerGenome, b: ESFormerGenome, rng: random.Random) -> ESFormerGenome:
         """Uniform crossover of every gene; block ops are crossed position by position."""
         return self._cross(a, b, rng, topology=True, size=True)
@@ -273,7 +296,7 @@ class ESFormerSpace(SearchSpace):
         repeats ``a``'s last op, as :meth:`mutate` does, so a size step never invents a block).
         """
         if group not in GENE_GROUPS:
-            raise ValueError(f"unknown gene group {group!r}; valid: {', '.join(GENE_GROUPS)}")
+            raise EsnasInputError(f"unknown gene group {group!r}; valid: {', '.join(GENE_GROUPS)}")
         return self._cross(a, b, rng, topology=group == "topology", size=group == "size")
 
     @staticmethod

@@ -23,6 +23,7 @@ from torch import nn
 from esnas.models.nb201 import EDGES, SSS_CELL, NATSSizeNetwork, parse_arch_str, size_reductions
 from esnas.spaces.base import Cost, GeneGroup, register_space
 from esnas.spaces.nb201 import NATSDatasetSpace
+from esnas.utils.errors import EsnasInputError
 
 CHANNEL_CHOICES: tuple[int, ...] = (8, 16, 24, 32, 40, 48, 56, 64)
 """NATS-SSS candidate widths of every layer."""
@@ -53,7 +54,7 @@ class NATSSizeGenome:
             isinstance(c, numbers.Integral) and not isinstance(c, bool) and c in CHANNEL_CHOICES
             for c in channels
         ):
-            raise ValueError(f"bad NATS-SSS channels {channels!r}; expected {FORMAT}")
+            raise EsnasInputError(f"bad NATS-SSS channels {channels!r}; expected {FORMAT}")
         # Why int(): numpy integers become plain ints, so the string and hash stay canonical.
         object.__setattr__(self, "channels", tuple(int(c) for c in channels))
 
@@ -62,7 +63,7 @@ class NATSSizeGenome:
         """Parses NATS' string (``ValueError`` naming the format and valid widths if malformed)."""
         tokens = arch.split(":") if isinstance(arch, str) else []
         if len(tokens) != NUM_LAYERS or any(t not in _CHANNEL_STRS for t in tokens):
-            raise ValueError(f"bad NATS-SSS arch {arch!r}; expected {FORMAT}")
+            raise EsnasInputError(f"bad NATS-SSS arch {arch!r}; expected {FORMAT}")
         return cls(tuple(_CHANNEL_STRS[t] for t in tokens))
 
     @property
@@ -140,11 +141,18 @@ class NATSSizeSpace(NATSDatasetSpace):
         """Changes exactly one uniformly chosen layer to a different, uniformly chosen width."""
         genome = self._check(genome)
         if group != "size":
-            raise ValueError(f"NATS-SSS has no {group!r} genes; valid groups: {self.gene_groups}")
+            raise EsnasInputError(
+                f"NATS-SSS has no {group!r} genes; valid groups: {self.gene_groups}"
+            )
         layer = rng.randrange(NUM_LAYERS)
         channels = list(genome.channels)
         channels[layer] = rng.choice([c for c in CHANNEL_CHOICES if c != channels[layer]])
         return NATSSizeGenome(tuple(channels))
+
+    def genes(self, genome: Hashable, group: GeneGroup) -> dict[str, Any]:
+        """The width of each of the five layers (size); NATS-SSS has no topology genes."""
+        channels = self._check(genome).channels
+        return {f"layer{i}": c for i, c in enumerate(channels)} if group == "size" else {}
 
     def crossover(self, a: Hashable, b: Hashable, rng: random.Random) -> NATSSizeGenome:
         """Uniform crossover: each layer's width from ``a`` or ``b`` with probability 1/2."""
@@ -165,7 +173,7 @@ class NATSSizeSpace(NATSDatasetSpace):
     def from_index(self, index: int) -> NATSSizeGenome:
         """The genome with NATS-SSS index ``index``."""
         if not 0 <= index < NUM_ARCHS:
-            raise ValueError(f"NATS-SSS index must be in 0..{NUM_ARCHS - 1}, got {index}")
+            raise EsnasInputError(f"NATS-SSS index must be in 0..{NUM_ARCHS - 1}, got {index}")
         digits = []
         for _ in range(NUM_LAYERS):
             index, d = divmod(index, len(CHANNEL_CHOICES))

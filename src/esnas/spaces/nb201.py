@@ -31,6 +31,7 @@ from esnas.models.nb201 import (
     to_arch_str,
 )
 from esnas.spaces.base import Cost, GeneGroup, SearchSpace, register_space
+from esnas.utils.errors import EsnasInputError
 
 NUM_ARCHS = len(OP_NAMES) ** len(EDGES)  # 15,625
 
@@ -53,7 +54,7 @@ def data_dir() -> Path:
 def check_dataset(dataset: str) -> str:
     """Returns ``dataset`` if it is an NB201 dataset, else raises a one-line ``ValueError``."""
     if dataset not in DATASETS:
-        raise ValueError(f"unknown NB201 dataset {dataset!r}; valid: {', '.join(DATASETS)}")
+        raise EsnasInputError(f"unknown NB201 dataset {dataset!r}; valid: {', '.join(DATASETS)}")
     return dataset
 
 
@@ -202,11 +203,16 @@ class NB201Space(NATSDatasetSpace):
         """Changes exactly one uniformly chosen edge to a different, uniformly chosen op."""
         genome = self._check(genome)
         if group != "topology":
-            raise ValueError(f"NB201 has no {group!r} genes; valid groups: {self.gene_groups}")
+            raise EsnasInputError(f"NB201 has no {group!r} genes; valid groups: {self.gene_groups}")
         edge = rng.randrange(len(EDGES))
         ops = list(genome.ops)
         ops[edge] = rng.choice([op for op in OP_NAMES if op != ops[edge]])
         return NB201Genome(tuple(ops))
+
+    def genes(self, genome: Hashable, group: GeneGroup) -> dict[str, Any]:
+        """The op on each of the six edges (topology); NB201 has no size genes."""
+        ops = self._check(genome).ops
+        return {f"edge{i}": op for i, op in enumerate(ops)} if group == "topology" else {}
 
     def crossover(self, a: Hashable, b: Hashable, rng: random.Random) -> NB201Genome:
         """Uniform crossover: each edge's op from ``a`` or ``b`` with probability 1/2."""
@@ -222,7 +228,7 @@ class NB201Space(NATSDatasetSpace):
     def from_index(self, index: int) -> NB201Genome:
         """The cell with official index ``index``."""
         if not 0 <= index < NUM_ARCHS:
-            raise ValueError(f"NB201 index must be in 0..{NUM_ARCHS - 1}, got {index}")
+            raise EsnasInputError(f"NB201 index must be in 0..{NUM_ARCHS - 1}, got {index}")
         return self.decode(_index_table()[0][index])
 
     def cost(self, genome: Hashable) -> Cost:
@@ -266,7 +272,7 @@ class NB201GroundTruth:
                 parse_arch_str(key)  # raises the format error for malformed strings
             return self._by_arch[key]
         if not 0 <= int(key) < NUM_ARCHS:
-            raise ValueError(f"NB201 index must be in 0..{NUM_ARCHS - 1}, got {key}")
+            raise EsnasInputError(f"NB201 index must be in 0..{NUM_ARCHS - 1}, got {key}")
         return int(key)
 
     def test_accuracy(self, key: int | str | NB201Genome, dataset: str = "cifar10") -> float:
@@ -299,5 +305,5 @@ class NB201GroundTruth:
     def proxy_values(self, name: str, dataset: str = "cifar10") -> Any:
         """All published values of proxy ``name`` on ``dataset``, indexed by official index."""
         if name not in PROXIES:
-            raise ValueError(f"unknown NB201 proxy {name!r}; valid: {', '.join(PROXIES)}")
+            raise EsnasInputError(f"unknown NB201 proxy {name!r}; valid: {', '.join(PROXIES)}")
         return self.proxies.loc[check_dataset(dataset), name]

@@ -19,6 +19,7 @@ from torch import nn
 
 import esnas.models.esformer  # noqa: F401  (registers the esformer_* timm entry points)
 from esnas.models.esformer import create_esformer, genome_dict, parse_arch
+from esnas.utils.errors import EsnasInputError
 
 __all__ = ["arch_spec", "build_model", "load_arch_file", "model_spec", "spec_label"]
 
@@ -42,14 +43,14 @@ def fetch_arch_artifact(ref: str) -> Path:
 
         folder = Path(wandb.Api().artifact(name, type="genome").download())
     except Exception as err:  # no network, no login, no such artifact: all one line
-        raise ValueError(
+        raise EsnasInputError(
             f"W&B artifact {name!r} cannot be fetched ({type(err).__name__}: "
             f"{str(err).splitlines()[0] if str(err) else ''}); download it and pass "
             "model.arch_file=<folder>/best_arch.yaml"
         ) from None
     files = sorted(folder.glob("*.yaml"))
     if not files:
-        raise ValueError(f"W&B artifact {name!r} holds no YAML arch file")
+        raise EsnasInputError(f"W&B artifact {name!r} holds no YAML arch file")
     return files[0]
 
 
@@ -64,22 +65,22 @@ def load_arch_file(path: str | Path) -> dict[str, Any]:
         path = fetch_arch_artifact(str(path))
     p = Path(path)
     if not p.is_file():
-        raise ValueError(
+        raise EsnasInputError(
             f"arch file {str(p)!r} does not exist (expected a search's best_arch.yaml)"
         )
     try:
         data = yaml.safe_load(p.read_text())
     except yaml.YAMLError as err:
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise ValueError(f"arch file {str(p)!r} is not valid YAML: {first}") from None
+        raise EsnasInputError(f"arch file {str(p)!r} is not valid YAML: {first}") from None
     if not isinstance(data, Mapping) or "genome" not in data:
-        raise ValueError(
+        raise EsnasInputError(
             f"arch file {str(p)!r} has no 'genome' mapping; expected keys space, arch, genome "
             "(as written by esnas-search)"
         )
     space = data.get("space", "esformer")
     if space not in SUPPORTED_SPACES:
-        raise ValueError(
+        raise EsnasInputError(
             f"arch file {str(p)!r}: space {space!r} cannot be trained; valid: "
             + ", ".join(SUPPORTED_SPACES)
         )
@@ -88,7 +89,7 @@ def load_arch_file(path: str | Path) -> dict[str, Any]:
         # Building once (~0.1 s) checks every op name and width before any training starts.
         create_esformer(genome, num_classes=10)
     except (ValueError, KeyError, TypeError) as err:
-        raise ValueError(f"arch file {str(p)!r} has an invalid genome: {err}") from None
+        raise EsnasInputError(f"arch file {str(p)!r} has an invalid genome: {err}") from None
     return {
         "name": None,
         "space": str(space),
@@ -116,7 +117,7 @@ def model_spec(model_cfg: Mapping[str, Any]) -> dict[str, Any]:
     """
     name, arch_file, arch = (model_cfg.get(k) for k in ("name", "arch_file", "arch"))
     if sum(map(bool, (name, arch_file, arch))) != 1:
-        raise ValueError(
+        raise EsnasInputError(
             "set exactly one of model.name (a timm model, e.g. esformer_xxs), "
             "model.arch_file (a search's best_arch.yaml) and model.arch (an ESFormer arch "
             "string, with model=genome)"
@@ -128,7 +129,7 @@ def model_spec(model_cfg: Mapping[str, Any]) -> dict[str, Any]:
     else:
         if not timm.is_model(name):
             close = timm.list_models(f"*{str(name).split('_')[0]}*")[:8]
-            raise ValueError(
+            raise EsnasInputError(
                 f"unknown timm model {name!r}; e.g. esformer_xxs, mobilevit_xxs"
                 + (f" (similar: {', '.join(close)})" if close else "")
             )
@@ -143,7 +144,9 @@ def arch_spec(arch: str) -> dict[str, Any]:
     try:
         create_esformer(genome, num_classes=10)
     except (ValueError, KeyError, TypeError) as err:
-        raise ValueError(f"model.arch {arch!r} is not a valid ESFormer genome: {err}") from None
+        raise EsnasInputError(
+            f"model.arch {arch!r} is not a valid ESFormer genome: {err}"
+        ) from None
     return {"name": None, "space": "esformer", "arch": arch.strip(), "genome": genome}
 
 

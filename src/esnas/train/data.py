@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from esnas.train.resume import EpochShuffleSampler
+from esnas.utils.errors import EsnasInputError
 
 __all__ = [
     "ClassificationDataModule",
@@ -65,7 +66,7 @@ class ClassificationDataModule(L.LightningDataModule):
         world = trainer.world_size if trainer is not None else 1
         accum = trainer.accumulate_grad_batches if trainer is not None else 1
         if global_batch % (world * accum):
-            raise ValueError(
+            raise EsnasInputError(
                 f"data.batch_size={global_batch} is global and must be divisible by world size "
                 f"x accumulate_grad_batches = {world * accum}"
             )
@@ -154,10 +155,10 @@ def load_fashion_mnist(source: str = "auto") -> dict[str, np.ndarray]:
             shipped in ``esnas/data/fashion_mnist``) or ``"auto"`` (full when present).
     """
     if source not in ("auto", "full", "subset"):
-        raise ValueError(f"data.source={source!r} is invalid; valid: auto, full, subset")
+        raise EsnasInputError(f"data.source={source!r} is invalid; valid: auto, full, subset")
     full = all((DEBIAN_FMNIST / f"{s}-images-idx3-ubyte.gz").exists() for s in ("train", "t10k"))
     if source == "full" and not full:
-        raise ValueError(
+        raise EsnasInputError(
             f"data.source=full needs {DEBIAN_FMNIST}/*.gz (apt-get install dataset-fashion-mnist)"
         )
     if source == "full" or (source == "auto" and full):
@@ -241,7 +242,7 @@ class ImageFolderDataModule(ClassificationDataModule):
     def _folder(self, split: str) -> Path:
         path = self.root / split
         if not path.is_dir():
-            raise ValueError(
+            raise EsnasInputError(
                 f"dataset folder {str(path)!r} does not exist; set data.root to a folder with "
                 f"{self.train_split}/ and {self.val_split}/ subfolders of class folders"
             )
@@ -271,7 +272,7 @@ class ImageFolderDataModule(ClassificationDataModule):
 
     def _check_classes(self, data: Any) -> None:
         if len(data.classes) != self.num_classes:
-            raise ValueError(
+            raise EsnasInputError(
                 f"{data.root!r} has {len(data.classes)} class folders but "
                 f"data.num_classes={self.num_classes}; set data.num_classes={len(data.classes)}"
             )

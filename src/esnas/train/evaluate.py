@@ -27,6 +27,7 @@ from esnas.train.export import (
 from esnas.train.module import accuracy_metrics
 from esnas.utils.console import get_logger
 from esnas.utils.device import resolve_device, resolve_precision
+from esnas.utils.errors import EsnasInputError
 from esnas.utils.task import RunContext
 
 log = get_logger(__name__)
@@ -113,13 +114,13 @@ def _from_checkpoint(cfg: Any, path: str) -> tuple[nn.Module, dict, dict, int]:
     load_into(net, net_state_from_checkpoint(ckpt, ema=use_ema), spec, f"checkpoint {path!r}")
     data_cfg = _plain(cfg.data) if cfg.get("data") else (hp.get("run_config") or {}).get("data")
     if not data_cfg:
-        raise ValueError(f"checkpoint {path!r} stores no data config; set data=...")
+        raise EsnasInputError(f"checkpoint {path!r} stores no data config; set data=...")
     return net, spec, data_cfg, num_classes
 
 
 def _from_weights(cfg: Any, path: str) -> tuple[nn.Module, dict, dict, int]:
     if not cfg.get("data"):
-        raise ValueError("esnas-eval weights=... needs data=... (e.g. data=fashion_mnist)")
+        raise EsnasInputError("esnas-eval weights=... needs data=... (e.g. data=fashion_mnist)")
     data_cfg = _plain(cfg.data)
     spec = model_spec(_plain(cfg.model)) if cfg.get("model") else None
     net, spec = build_from_weights(path, spec, int(data_cfg["num_classes"]))
@@ -131,12 +132,12 @@ def eval_task(ctx: RunContext) -> dict[str, Any]:
     cfg = ctx.cfg
     ckpt, weights = cfg.get("ckpt_path"), cfg.get("weights")
     if bool(ckpt) == bool(weights):
-        raise ValueError(
+        raise EsnasInputError(
             "set exactly one of ckpt_path=<lightning .ckpt> and weights=<exported .safetensors>"
         )
     split = cfg.get("split", "val")
     if split not in SPLITS:
-        raise ValueError(f"split={split!r} is invalid; valid: {', '.join(SPLITS)}")
+        raise EsnasInputError(f"split={split!r} is invalid; valid: {', '.join(SPLITS)}")
     net, spec, data_cfg, num_classes = (
         _from_checkpoint(cfg, ckpt) if ckpt else _from_weights(cfg, weights)
     )

@@ -18,6 +18,7 @@ from safetensors.torch import load_file, safe_open, save_file
 from torch import nn
 
 from esnas.train.arch import build_model, spec_label
+from esnas.utils.errors import EsnasInputError
 
 __all__ = [
     "export_weights",
@@ -52,13 +53,13 @@ def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, A
     """(state dict, model spec or None, num_classes or -1) of an exported safetensors file."""
     p = Path(path)
     if not p.is_file():
-        raise ValueError(f"weights file {str(p)!r} does not exist")
+        raise EsnasInputError(f"weights file {str(p)!r} does not exist")
     try:
         with safe_open(str(p), framework="pt") as f:
             meta = f.metadata() or {}
         state = load_file(str(p))
     except (SafetensorError, OSError) as err:
-        raise ValueError(f"weights file {str(p)!r} is not a safetensors file: {err}") from None
+        raise EsnasInputError(f"weights file {str(p)!r} is not a safetensors file: {err}") from None
     spec = json.loads(meta[SPEC_KEY]) if SPEC_KEY in meta else None
     return state, spec, int(meta.get("num_classes", -1))
 
@@ -67,15 +68,17 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """A Lightning checkpoint loaded with ``weights_only=True``; a bad file is a ValueError."""
     p = Path(path)
     if not p.is_file():
-        raise ValueError(f"checkpoint {str(p)!r} does not exist")
+        raise EsnasInputError(f"checkpoint {str(p)!r} does not exist")
     try:
         ckpt = torch.load(str(p), map_location="cpu", weights_only=True)
     except Exception as err:  # unpickling errors come in many types
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"checkpoint {str(p)!r} cannot be loaded: {first}") from None
+        raise EsnasInputError(f"checkpoint {str(p)!r} cannot be loaded: {first}") from None
     hp = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
     if not hp or "model" not in hp or "state_dict" not in ckpt:
-        raise ValueError(f"checkpoint {str(p)!r} was not written by esnas-train (no model spec)")
+        raise EsnasInputError(
+            f"checkpoint {str(p)!r} was not written by esnas-train (no model spec)"
+        )
     return ckpt
 
 
@@ -101,7 +104,7 @@ def load_into(
             f"{len(missing)} missing, {len(unexpected)} unexpected, {len(shape)} mis-shaped "
             f"keys (e.g. {(missing + unexpected + shape)[0]})"
         )
-        raise ValueError(
+        raise EsnasInputError(
             f"{source} does not fit model {spec_label(spec)}: {detail}; evaluate it with the "
             "architecture it was trained with (drop the model=... override)"
         )
@@ -115,10 +118,12 @@ def build_from_weights(
     state, file_spec, file_classes = read_weights(path)
     spec = dict(spec or file_spec or {})
     if not spec:
-        raise ValueError(f"weights file {str(path)!r} has no esnas metadata; set model=...")
+        raise EsnasInputError(f"weights file {str(path)!r} has no esnas metadata; set model=...")
     n = num_classes or (file_classes if file_classes > 0 else None)
     if n is None:
-        raise ValueError(f"weights file {str(path)!r} does not say its classes; set num_classes")
+        raise EsnasInputError(
+            f"weights file {str(path)!r} does not say its classes; set num_classes"
+        )
     net = build_model(spec, n)
     load_into(net, state, spec, f"weights file {str(path)!r}")
     return net, spec

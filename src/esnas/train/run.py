@@ -25,6 +25,7 @@ from esnas.train.export import export_weights, load_checkpoint
 from esnas.train.module import ImageClassifier
 from esnas.utils.console import get_logger
 from esnas.utils.device import resolve_precision
+from esnas.utils.errors import EsnasInputError
 from esnas.utils.task import RunContext
 
 log = get_logger(__name__)
@@ -58,7 +59,7 @@ def _check_resume(ckpt_path: str | None, spec: Mapping[str, Any]) -> None:
     other = load_checkpoint(ckpt_path)["hyper_parameters"]["model"]
     keys = ("name", "genome")
     if any(other.get(k) != spec.get(k) for k in keys):
-        raise ValueError(
+        raise EsnasInputError(
             f"ckpt_path {ckpt_path!r} holds a {spec_label(other)} model, not the configured "
             f"{spec_label(spec)}; resume with the same model=... as the run that wrote it"
         )

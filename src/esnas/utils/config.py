@@ -12,13 +12,15 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError
 
+from esnas.utils.errors import EsnasInputError
+
 # Groups whose options come from Hydra or its plugins, not from files in conf/.
 _EXTERNAL_GROUPS = ("hydra",)
 # Keys that differ between runs of the same experiment and so stay out of its hash.
 _UNHASHED_KEYS = ("paths", "logger", "hydra", "tags")
 
 
-class ConfigChoiceError(ValueError):
+class ConfigChoiceError(EsnasInputError):
     """An override picks a config-group option that does not exist."""
 
 
@@ -110,7 +112,9 @@ def archs_of(csv_file: str, count: int | None = None, column: str = "arch") -> l
         with open(csv_file, newline="") as f:
             archs = [row[column] for row in csv.DictReader(f)]
     except (OSError, KeyError) as err:
-        raise ValueError(f"{csv_file!r} is not a CSV with a {column!r} column ({err})") from None
+        raise EsnasInputError(
+            f"{csv_file!r} is not a CSV with a {column!r} column ({err})"
+        ) from None
     return archs if count is None else archs[: int(count)]
 
 
@@ -119,7 +123,9 @@ def arch_at(csv_file: str, index: int, column: str = "arch") -> str:
     output, so a multirun over ``index`` trains a fixed, committed list of genomes."""
     archs = archs_of(csv_file, None, column)
     if not isinstance(index, int) or not 0 <= index < len(archs):
-        raise ValueError(f"index {index!r} is invalid for {csv_file}; valid: 0..{len(archs) - 1}")
+        raise EsnasInputError(
+            f"index {index!r} is invalid for {csv_file}; valid: 0..{len(archs) - 1}"
+        )
     return archs[index]
 
 
@@ -134,11 +140,11 @@ def arch_where(csv_file: str, column: str, *conditions: str) -> str:
         with open(csv_file, newline="") as f:
             rows = list(csv.DictReader(f))
     except OSError as err:
-        raise ValueError(f"{csv_file!r} is not readable ({err})") from None
+        raise EsnasInputError(f"{csv_file!r} is not readable ({err})") from None
     hits = [r for r in rows if all(r.get(k) == v for k, v in wanted.items())]
     if len(hits) != 1 or column not in hits[0]:
         where = ", ".join(f"{k}={v}" for k, v in wanted.items())
-        raise ValueError(f"{csv_file} has {len(hits)} rows with {where} (valid: exactly one)")
+        raise EsnasInputError(f"{csv_file} has {len(hits)} rows with {where} (valid: exactly one)")
     return hits[0][column]
 
 
@@ -154,11 +160,11 @@ def best_where(csv_file: str, column: str, by: str, *conditions: str) -> float:
         with open(csv_file, newline="") as f:
             rows = [r for r in csv.DictReader(f) if all(r.get(k) == v for k, v in wanted.items())]
     except OSError as err:
-        raise ValueError(f"{csv_file!r} is not readable ({err})") from None
+        raise EsnasInputError(f"{csv_file!r} is not readable ({err})") from None
     rows = [r for r in rows if r.get(by) not in (None, "") and r.get(column) not in (None, "")]
     if not rows:
         where = ", ".join(f"{k}={v}" for k, v in wanted.items())
-        raise ValueError(
+        raise EsnasInputError(
             f"{csv_file} has no row with {where} and both {column!r} and {by!r} "
             "(valid: run the sweep that makes those rows, then esnas-report --rows, first)"
         )
@@ -174,7 +180,7 @@ def value_or_best(value: Any, csv_file: str, column: str, by: str, *conditions: 
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{value!r} is invalid; valid: a number, or best") from None
+        raise EsnasInputError(f"{value!r} is invalid; valid: a number, or best") from None
 
 
 if not OmegaConf.has_resolver("esnas.search_group"):

@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
+from esnas.utils.errors import EsnasInputError
+
 T = TypeVar("T")
 
 
-class UnknownNameError(KeyError):
-    """Raised for a name that is not registered; its message lists the valid names."""
+class UnknownNameError(EsnasInputError, KeyError):
+    """Raised for a name that is not registered; its message lists the valid names (a
+    ``KeyError`` for lookups, an input error for the CLIs)."""
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])

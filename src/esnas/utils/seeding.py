@@ -8,6 +8,8 @@ import random
 import numpy as np
 import torch
 
+from esnas.utils.errors import EsnasInputError
+
 
 def seed_everything(seed: int) -> int:
     """Seeds every global RNG (and child processes via ``PYTHONHASHSEED``); returns the seed.
@@ -16,7 +18,7 @@ def seed_everything(seed: int) -> int:
     ``random.Random``: global seeding only makes the rest reproducible.
     """
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
-        raise ValueError(f"seed must be an integer in [0, 2**32), got {seed!r}")
+        raise EsnasInputError(f"seed must be an integer in [0, 2**32), got {seed!r}")
     os.environ["PYTHONHASHSEED"] = str(seed)
     random.seed(seed)
     np.random.seed(seed)

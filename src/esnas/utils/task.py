@@ -27,6 +27,7 @@ from esnas.utils.atomic import write_json_atomic
 from esnas.utils.commands import command_key, rerun_command
 from esnas.utils.config import config_hash
 from esnas.utils.console import get_logger
+from esnas.utils.errors import EsnasInputError
 from esnas.utils.loggers import NullRunLogger, RunLogger
 from esnas.utils.seeding import seed_everything
 from esnas.utils.threads import apply_torch_threads
@@ -89,11 +90,11 @@ def config_int(cfg: DictConfig, key: str) -> int:
     """``cfg.<key>`` as an int, or a one-line ``ValueError`` naming the key (``seed=abc``)."""
     value = OmegaConf.select(cfg, key)
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError(f"{key} must be an integer, got {value!r}")
+        raise EsnasInputError(f"{key} must be an integer, got {value!r}")
     try:
         return int(value)
     except ValueError:
-        raise ValueError(f"{key} must be an integer, got {value!r}") from None
+        raise EsnasInputError(f"{key} must be an integer, got {value!r}") from None
 
 
 def completed_figures(out: Path, cfg: DictConfig) -> dict[str, Any] | None:

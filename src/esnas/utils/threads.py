@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from esnas.utils.errors import EsnasInputError
+
 __all__ = ["apply_torch_threads", "resolve_torch_threads"]
 
 
@@ -53,7 +55,7 @@ def resolve_torch_threads(value: Any) -> int | None:
             return int(env)
         return max(1, usable_cores() // (2 * parallel_jobs()))
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(
+        raise EsnasInputError(
             f"torch_threads must be a positive integer, 'auto' or null (torch's default), "
             f"got {value!r}"
         )
