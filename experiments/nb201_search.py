@@ -25,6 +25,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 from omegaconf import open_dict
 
+from esnas.cli.configstore import register_configs
 from esnas.search.recipe import SearchRecipe, build_scorer
 from esnas.spaces.nb201 import NB201GroundTruth
 from esnas.utils.config import config_dir
@@ -39,6 +40,7 @@ DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
 def compose_search(overrides: list[str], out: Path):
     """The ``esnas-search`` config with ``overrides``, writing to ``out``."""
     GlobalHydra.instance().clear()
+    register_configs()
     with initialize_config_dir(version_base="1.3", config_dir=str(config_dir())):
         cfg = compose("search", overrides=overrides)
     with open_dict(cfg):

@@ -21,6 +21,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from esnas.cli.configstore import register_configs
 from esnas.utils.config import config_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -49,6 +50,7 @@ def compose_run_config(
 ) -> DictConfig:
     """Composes ``conf/<config_name>.yaml`` as a Hydra run would, with ``${hydra:...}`` set."""
     GlobalHydra.instance().clear()
+    register_configs()  # as the entry points do before composing
     with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
         cfg = compose(config_name, overrides=overrides, return_hydra_config=True)
     if output_dir is not None:

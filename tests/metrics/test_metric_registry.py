@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from omegaconf import OmegaConf
+from omegaconf.errors import ConfigAttributeError, ValidationError
 from torch import nn
 
 from esnas.metrics.base import (
@@ -19,6 +21,7 @@ from esnas.metrics.base import (
     reinit_,
     score_model,
 )
+from esnas.utils.errors import EsnasInputError
 from esnas.utils.registry import UnknownNameError
 from tests.metrics.metric_nets import ALL, FORWARD_ONLY, conv_net, probe
 
@@ -67,16 +70,40 @@ def test_probe_batch_input_needs_a_tensor_and_takes_its_shape() -> None:
     assert Probe(input="batch", batch=torch.zeros(2, 3, 5, 7)).input_shape == (3, 5, 7)
 
 
-def test_metric_configs_hold_exactly_the_options_and_defaults() -> None:
+def test_metric_schemas_are_their_signatures() -> None:
+    """``metric/<name>`` is the options schema made from the signature: same names, defaults."""
     for name in METRICS.names():
         if name not in ALL:
             continue  # registered by another test module
-        cfg = yaml.safe_load((CONF / "metric" / f"{name}.yaml").read_text())
+        schema = OmegaConf.structured(METRICS.get(name).options_schema())
         opts = {
             k: list(v) if isinstance(v, tuple) else v
             for k, v in METRICS.get(name).options().items()
         }
-        assert cfg == opts, name
+        assert OmegaConf.to_container(schema) == opts, name
+
+
+def test_metric_schema_types_values_from_annotations() -> None:
+    schema = OmegaConf.structured(METRICS.get("entropic").options_schema())
+    with pytest.raises(ValidationError):
+        schema.log = "abc"  # a bool option
+    schema.width_normalise = None  # Optional[str]
+    schema.hook = ["act", "norm"]  # a union OmegaConf cannot hold: Any
+    with pytest.raises(ConfigAttributeError):
+        schema.bogus = 1
+
+
+def test_a_new_metric_gets_its_config_group_option(run_config) -> None:
+    @register_metric("schema_probe_metric")
+    def _metric(model, ctx, scale: float = 2.0, tags: tuple[str, ...] = ("a",)):
+        return scale
+
+    pick = "+metric@metric_options.schema_probe_metric=schema_probe_metric"
+    cfg = run_config("score", [pick])  # no YAML file: the node comes from the signature
+    assert OmegaConf.to_container(cfg.metric_options.schema_probe_metric) == {
+        "scale": 2.0,
+        "tags": ["a"],
+    }
 
 
 def test_probe_config_matches_probe_fields() -> None:
@@ -174,3 +201,16 @@ def test_a_class_can_be_a_metric_with_options() -> None:
     assert METRICS.get("_test_cls").options() == {"scale": 2.0}
     out = score_model(conv_net(), {"_test_cls": {}, "_test_cls/x": {"scale": 0.5}}, probe())
     assert out == {"_test_cls": 6.0, "_test_cls/x": 1.5}
+
+
+def test_metrics_items_are_checked_against_the_schema(run_config) -> None:
+    from esnas.scoring.run import metric_spec
+
+    ok = run_config("score", ["metrics=[{entropic/g: {estimator: gaussian}},naswot]"])
+    assert metric_spec(ok)["entropic/g"]["estimator"] == "gaussian"
+    for bad, reason in [("{log: abc}", "not a valid bool"), ("{bogus: 1}", "'bogus' not in")]:
+        cfg = run_config("score", [f"metrics=[{{entropic/x: {bad}}}]"])
+        with pytest.raises(EsnasInputError, match=reason) as err:
+            metric_spec(cfg)
+        message = str(err.value)
+        assert "\n" not in message and "valid options (defaults): estimator=" in message

@@ -12,6 +12,7 @@ from hydra.errors import InstantiationException, OverrideParseException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
+from esnas.cli.configstore import register_configs
 from esnas.utils.config import ConfigChoiceError, check_group_choices, config_dir
 from esnas.utils.errors import EsnasInputError
 from esnas.utils.task import RunContext, run_task
@@ -64,6 +65,8 @@ def hydra_entry(config_name: str, job_type: str, task: Task) -> Callable[[], Any
     (``HYDRA_FULL_ERROR=1`` shows the traceback instead). Any other error is a bug and
     keeps its traceback.
     """
+
+    register_configs()  # before Hydra composes: the config nodes made from the registries
 
     @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name=config_name)
     def _hydra_main(cfg: DictConfig) -> Any:

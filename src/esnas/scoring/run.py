@@ -17,8 +17,9 @@ from typing import Any
 
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
-from esnas.metrics.base import metric_items, metric_name
+from esnas.metrics.base import METRICS, metric_items, metric_name
 from esnas.scoring.cache import open_cache
 from esnas.scoring.scorer import BUILD_LABEL, Scorer, make_probe
 from esnas.search.fitness import COMBINERS
@@ -34,15 +35,32 @@ log = get_logger(__name__)
 
 def metric_spec(cfg: DictConfig) -> dict[str, dict[str, Any]]:
     """``{label: options}`` from ``metrics`` (names, or ``{label: options}`` items) over the
-    defaults in ``metric_options.<name>`` (composed from ``conf/metric/<name>.yaml``)."""
+    defaults in ``metric_options.<name>`` (the metric's schema, composed from its signature),
+    each checked against the metric's schema (unknown names and mistyped values fail here)."""
     defaults = OmegaConf.to_container(cfg.get("metric_options") or {}, resolve=True)
     assert isinstance(defaults, dict)
     spec: dict[str, dict[str, Any]] = {}
     for label, options in metric_items(OmegaConf.to_container(cfg.metrics, resolve=True)):
+        check_options(label, options or {})
         spec[label] = {**(defaults.get(metric_name(label)) or {}), **(options or {})}
     if not spec:
         raise EsnasInputError("metrics is empty; give at least one, e.g. metrics=[logsynflow]")
     return spec
+
+
+def check_options(label: str, options: Mapping[str, Any]) -> None:
+    """Raises a one-line :class:`EsnasInputError` unless ``options`` fit the schema of the
+    metric ``label`` names (its option names and, where the signature types them, values)."""
+    schema = OmegaConf.structured(METRICS.get(metric_name(label)).options_schema())
+    try:
+        OmegaConf.merge(schema, dict(options))
+    except OmegaConfBaseException as err:
+        reason = str(err).splitlines()[0]
+        valid = ", ".join(f"{k}={v!r}" for k, v in OmegaConf.to_container(schema).items())
+        raise EsnasInputError(
+            f"metrics: {label}: {dict(options)} is invalid ({reason}); "
+            f"valid options (defaults): {valid or '(none)'}"
+        ) from None
 
 
 def select_archs(space: SearchSpace, sample: Mapping[str, Any]) -> list[Hashable]:

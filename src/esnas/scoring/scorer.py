@@ -71,7 +71,7 @@ class Scorer:
         self.cache = cache if cache is not None else ScoreCache(None)
         bound = resolve_metrics(metrics)  # unknown names and options fail here, in one line
         # Keyed by the full option set (defaults filled in), so `{}` and the same options
-        # spelled out (as conf/metric/*.yaml does) share their cached scores.
+        # spelled out (as metric_options.<name> does) share their cached scores.
         self.options = {
             b.label: {**b.info.options(), **self._options(metrics, b.label)} for b in bound
         }

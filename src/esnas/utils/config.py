@@ -33,9 +33,16 @@ def config_dir() -> Path:
 
 
 def group_options(group: str, root: Path | None = None) -> list[str]:
-    """The option names of a config group (YAML stems in ``conf/<group>/``)."""
+    """The option names of a config group: YAML stems in ``conf/<group>/`` and the nodes the
+    code stored in Hydra's ConfigStore (e.g. ``metric/<name>``, from the metric registry)."""
+    from hydra.core.config_store import ConfigStore
+
     folder = (root or config_dir()) / group
-    return sorted(p.stem for p in folder.glob("*.yaml"))
+    names = {p.stem for p in folder.glob("*.yaml")}
+    store = ConfigStore.instance()
+    if store.get_type(group).name == "GROUP":
+        names |= {n.removesuffix(".yaml") for n in store.list(group)}
+    return sorted(names)
 
 
 def _choices(override: Any) -> Iterable[str]:
@@ -63,9 +70,9 @@ def check_group_choices(overrides: Sequence[str], root: Path | None = None) -> N
         group = override.key_or_group
         if override.is_delete() or group.split("/")[0] in _EXTERNAL_GROUPS:
             continue
-        if not (root / group).is_dir():
-            continue
         valid = group_options(group, root)
+        if not valid:
+            continue  # not a config group: a value override, Hydra judges it
         for choice in _choices(override):
             if choice not in valid and choice != "null":
                 raise ConfigChoiceError(
