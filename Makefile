@@ -68,12 +68,12 @@ search: ## The main job: cyclic search of ESFormer at the esformer_xs budget, CP
 
 comma := ,
 space := $(empty) $(empty)
-NB201_FAST_PROBE := --probe batch_size=16 num_inits=1
+NB201_FAST_PROBE := 'study.probe={batch_size:16,num_inits:1}'
 
 .PHONY: reproduce-nb201-correlation
 reproduce-nb201-correlation: ## NB201 correlation table, 3000/1000 cells x 3 datasets, fast probe (hours on CPU; resumable)
-	$(BIN)/python experiments/nb201_correlation.py --cells 3000 --ablation-cells 1000 \
-		--peer-cells 1000 $(NB201_FAST_PROBE) $(ARGS)
+	$(BIN)/esnas-study study=nb201_correlation study.cells=3000 study.ablation_cells=1000 \
+		study.peer_cells=1000 $(NB201_FAST_PROBE) logger=none $(ARGS)
 
 NB201_DATASETS := cifar10 cifar100 ImageNet16-120
 NB201_TRUTH := src/esnas/data/nb201/nb201_tss_accuracy.csv --key arch_str \

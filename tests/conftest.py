@@ -50,7 +50,7 @@ def compose_run_config(
 ) -> DictConfig:
     """Composes ``conf/<config_name>.yaml`` as a Hydra run would, with ``${hydra:...}`` set."""
     GlobalHydra.instance().clear()
-    register_configs()  # as the entry points do before composing
+    register_configs(config_name)  # as the entry points do before composing
     with initialize_config_dir(version_base="1.3", config_dir=str(CONF_DIR)):
         cfg = compose(config_name, overrides=overrides, return_hydra_config=True)
     if output_dir is not None:

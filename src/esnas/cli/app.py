@@ -66,7 +66,7 @@ def hydra_entry(config_name: str, job_type: str, task: Task) -> Callable[[], Any
     keeps its traceback.
     """
 
-    register_configs()  # before Hydra composes: the config nodes made from the registries
+    register_configs(config_name)  # before Hydra composes: config nodes made from registries
 
     @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name=config_name)
     def _hydra_main(cfg: DictConfig) -> Any:

@@ -19,10 +19,8 @@ such values before normalising scores by their max |value| over a population.
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import math
-import typing
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +42,7 @@ from esnas.metrics.prepare import (
 from esnas.utils.errors import EsnasInputError
 from esnas.utils.floor import FLOOR, is_floor
 from esnas.utils.registry import Registry
+from esnas.utils.schema import signature_options, signature_schema
 
 __all__ = [
     "FLOOR",
@@ -144,33 +143,18 @@ class MetricInfo:
 
     def options(self) -> dict[str, Any]:
         """The metric's options and their defaults: its signature after ``(model, ctx)``."""
-        params = list(inspect.signature(self._target()).parameters.values())
-        params = params[1:] if inspect.isclass(self.fn) else params[2:]
-        return {
-            p.name: p.default
-            for p in params
-            if p.kind is p.KEYWORD_ONLY or p.default is not p.empty
-        }
+        return signature_options(self._target(), 1 if inspect.isclass(self.fn) else 2)
 
     def options_schema(self) -> type:
-        """The options as a dataclass, typed from the signature: the metric's config schema
+        """The options as a dataclass typed from the signature: the metric's config schema
         (``metric_options.<name>`` in Hydra), so a mistyped option or value fails at compose.
 
         Why not a YAML file per metric: it restated the signature and had to be kept equal to
         it. Annotations OmegaConf cannot hold (tuples, unions of several types) become ``Any``.
         """
-        hints = typing.get_type_hints(self._target())
-        fields = []
-        for name, default in self.options().items():
-            value = list(default) if isinstance(default, tuple) else default
-            spec = (
-                dataclasses.field(default_factory=lambda v=value: list(v))
-                if isinstance(value, list)
-                else dataclasses.field(default=value)
-            )
-            fields.append((name, _config_type(hints.get(name, Any)), spec))
         title = "".join(part.title() for part in self.name.split("_"))
-        return dataclasses.make_dataclass(f"{title}Options", fields, frozen=False)
+        skip = 1 if inspect.isclass(self.fn) else 2
+        return signature_schema(self._target(), skip, f"{title}Options")
 
     def bind(
         self, options: Mapping[str, Any] | None
@@ -187,20 +171,6 @@ class MetricInfo:
         if inspect.isclass(self.fn):
             return self.fn(**options)
         return lambda model, ctx: self.fn(model, ctx, **options)
-
-
-def _config_type(annotation: Any) -> Any:
-    """``annotation`` where OmegaConf can check it (a primitive, optionally ``None``), else
-    ``Any``."""
-    primitives = (int, float, bool, str)
-    if annotation in primitives:
-        return annotation
-    args = typing.get_args(annotation)
-    if type(None) in args:
-        rest = [a for a in args if a is not type(None)]
-        if len(rest) == 1 and rest[0] in primitives:
-            return annotation
-    return Any
 
 
 METRICS: Registry[MetricInfo] = Registry("metric")
