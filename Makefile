@@ -52,11 +52,13 @@ format: ## ruff autofix + format
 
 .PHONY: bench
 bench: ## Benchmarks: ms per NB201 cell of every metric (median of 20 cells), CLI start-up, threads (FREEREA=<checkout>: FreeREA's own functions beside; BENCH_METRICS="a b": only those)
-	$(TEST_ENV) $(BIN)/python experiments/bench_metrics.py --build nb201 --models 20 --reps 1 \
-		--input-shape 3 32 32 --batch-size 64 --num-inits 3 $(if $(FREEREA),--freerea $(FREEREA)) \
-		$(if $(BENCH_METRICS),--metrics $(BENCH_METRICS)) $(BENCH_ARGS)
-	$(TEST_ENV) $(BIN)/python experiments/bench_startup.py
-	env -u OMP_NUM_THREADS $(TEST_ENV) $(BIN)/python experiments/bench_threads.py
+	$(TEST_ENV) $(BIN)/esnas-study study=bench_metrics study.build=nb201 study.models=20 \
+		study.reps=1 'study.input_shape=[3,32,32]' study.batch_size=64 study.num_inits=3 \
+		$(if $(FREEREA),study.freerea=$(FREEREA)) \
+		$(if $(BENCH_METRICS),'study.metrics=[$(subst $(space),$(comma),$(strip $(BENCH_METRICS)))]') \
+		torch_threads=null logger=none $(BENCH_ARGS)
+	$(TEST_ENV) $(BIN)/esnas-study study=bench_startup logger=none
+	env -u OMP_NUM_THREADS $(TEST_ENV) $(BIN)/esnas-study study=bench_threads torch_threads=null logger=none
 
 .PHONY: score
 score: ## Score 100 random NB201 cells with Entropic Score + LogSynflow (ARGS=... to override)
@@ -241,7 +243,7 @@ esformer-bench: ## Train the ESFormer stand-in ground truth (CPU-hours; resumabl
 
 .PHONY: bench-train
 bench-train: ## Train/inference img/s + peak memory: ESFormers vs mobilevit_xs, edgenext_x_small
-	$(TEST_ENV) $(BIN)/python experiments/bench_train.py $(ARGS)
+	$(TEST_ENV) $(BIN)/esnas-study study=bench_train logger=none $(ARGS)
 
 COMPARE = experiments/results/fmnist_compare
 COMPARE_MODELS = esformer_s,mobilevit_xs,esformer_xs,esformer_xs_hand,\

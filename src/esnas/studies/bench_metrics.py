@@ -4,16 +4,14 @@ Why: DESIGN.md lists the costs to beat (FreeREA on 2 CPU cores, NB201, 3 inits: 
 ~95-117 ms, NASWOT on a batch of 64 ~0.8-1.4 s). This measures ours on any model family and
 also the two ways of leaving a model untouched (deepcopy vs in-place prepare/restore).
 
-Usage::
+Run: ``make bench`` (``esnas-study study=bench_metrics study.build=nb201 ...``).
 
-    PYTHONPATH=src python experiments/bench_metrics.py                       # small conv net
-    PYTHONPATH=src python experiments/bench_metrics.py --build pkg.mod:fn --models 20 \
-        --input-shape 3 32 32 --csv experiments/results/bench_metrics.csv
+``build`` names a callable returning an ``nn.Module`` (``pkg.module:callable``); it is called as
+``fn(i)`` for the i-th model when it takes an argument (e.g. "sample architecture i of
+NB201"), else ``fn()``; ``nb201`` is a fixed spread of official NB201 cells, the default a small
+conv net.
 
-``--build`` names a callable returning an ``nn.Module``; it is called as ``fn(i)`` for the
-i-th model when it takes an argument (e.g. "sample architecture i of NB201"), else ``fn()``.
-
-``--freerea DIR`` also times FreeREA's own LogSynflow and NASWOT functions (a checkout of
+``freerea=<dir>`` also times FreeREA's own LogSynflow and NASWOT functions (a checkout of
 github.com/NiccoloCavagnero/FreeREA; nothing of it is copied here) on the same models, inits,
 batch and threads: per init, a Kaiming re-initialisation, then its
 ``compute_synflow_per_weight`` and ``compute_naswot_score`` on a noise batch.
@@ -21,7 +19,6 @@ batch and threads: per init, a Kaiming re-initialisation, then its
 
 from __future__ import annotations
 
-import argparse
 import copy
 import csv
 import importlib
@@ -41,6 +38,10 @@ import esnas.metrics  # noqa: F401  (registers every metric)
 from esnas.metrics.base import METRICS, MetricContext, Probe, make_generator, score_model
 from esnas.metrics.prepare import prepared, reinit_
 from esnas.scoring.run import default_fitness
+from esnas.studies.base import register_study
+from esnas.studies.common import results_path
+from esnas.utils.atomic import atomic_open
+from esnas.utils.task import RunContext
 
 PLAIN = "(plain forward: reinit + forward per init)"
 FREEREA_PAIR = "FreeREA's own logsynflow + naswot"
@@ -163,54 +164,57 @@ def bench(
     return [{"what": k, "ms": round(statistics.median(v), 2)} for k, v in rows.items()]
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Parses arguments, runs :func:`bench` and prints a markdown table (and a CSV)."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--build", default="__default__", help="pkg.module:callable, or nb201")
-    ap.add_argument("--metrics", nargs="*", default=None, help="default: every registered one")
-    ap.add_argument("--input-shape", nargs=3, type=int, default=(3, 32, 32))
-    ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--num-inits", type=int, default=3)
-    ap.add_argument("--models", type=int, default=3)
-    ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=0, help="torch threads; 0 = torch default")
-    ap.add_argument("--device", default=None)
-    ap.add_argument("--csv", default=None)
-    ap.add_argument("--freerea", default=None, help="a FreeREA checkout: time its own functions")
-    args = ap.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if args.build == "__default__":
-        build = lambda i: small_convnet()  # noqa: E731
-    elif args.build == "nb201":  # the i-th of a fixed spread of official NB201 cells
+def _builder(build: str) -> Callable[[int], nn.Module]:
+    if build == "small_convnet":
+        return lambda i: small_convnet()
+    if build == "nb201":  # the i-th of a fixed spread of official NB201 cells
         from esnas.spaces import NB201Space
 
         space = NB201Space("cifar10")
-        build = lambda i: space.build(space.from_index((7919 * i) % space.num_archs))  # noqa: E731
-    else:
-        build = load_builder(args.build)
-    probe = Probe(
-        input_shape=tuple(args.input_shape),
-        batch_size=args.batch_size,
-        num_inits=args.num_inits,
-        device=args.device,
-    )
-    metrics = args.metrics or METRICS.names()
-    rows = bench(build, metrics, probe, args.models, args.reps, args.freerea)
-    print(f"probe: {probe}; torch threads: {torch.get_num_threads()}; models: {args.models}")
+        return lambda i: space.build(space.from_index((7919 * i) % space.num_archs))
+    return load_builder(build)
+
+
+def table(rows: list[dict[str, object]]) -> str:
+    """The markdown table: ms per call and its ratio to the plain forward and FreeREA's pair."""
     ms = {r["what"]: r["ms"] for r in rows}
     refs = [(f"× {k.strip('()').split(':')[0]}", ms[k]) for k in (PLAIN, FREEREA_PAIR) if k in ms]
-    print("| what | ms per call |" + "".join(f" {name} |" for name, _ in refs))
-    print("|---|---:|" + "---:|" * len(refs))
+    lines = ["| what | ms per call |" + "".join(f" {name} |" for name, _ in refs)]
+    lines.append("|---|---:|" + "---:|" * len(refs))
     for r in rows:
         ratios = "".join(f" {r['ms'] / ref:.2f} |" for _, ref in refs)
-        print(f"| {r['what']} | {r['ms']:.0f} |{ratios}")
-    if args.csv:
-        with open(args.csv, "w", newline="") as f:
+        lines.append(f"| {r['what']} | {r['ms']:.0f} |{ratios}")
+    return "\n".join(lines)
+
+
+@register_study("bench_metrics")
+def bench_metrics(
+    ctx: RunContext,
+    build: str = "small_convnet",
+    metrics: Sequence[str] | None = None,
+    input_shape: Sequence[int] = (3, 32, 32),
+    batch_size: int = 64,
+    num_inits: int = 3,
+    models: int = 3,
+    reps: int = 3,
+    threads: int = 0,
+    device: str | None = None,
+    csv_out: str | None = None,
+    freerea: str | None = None,
+) -> dict[str, float]:
+    """Prints a markdown table of ms per call (``threads`` 0: the run's ``torch_threads``;
+    ``metrics`` null: every registered one; ``csv_out``: also a CSV)."""
+    if threads:
+        torch.set_num_threads(threads)
+    probe = Probe(
+        input_shape=tuple(input_shape), batch_size=batch_size, num_inits=num_inits, device=device
+    )
+    rows = bench(_builder(build), list(metrics or METRICS.names()), probe, models, reps, freerea)
+    print(f"probe: {probe}; torch threads: {torch.get_num_threads()}; models: {models}")
+    print(table(rows))
+    if csv_out:
+        with atomic_open(results_path(ctx, csv_out), newline="") as f:
             w = csv.DictWriter(f, fieldnames=["what", "ms"])
             w.writeheader()
             w.writerows(rows)
-
-
-if __name__ == "__main__":
-    main()
+    return {f"ms/{r['what']}": float(r["ms"]) for r in rows}
