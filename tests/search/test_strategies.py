@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from esnas.search.constraints import InfeasibleError
+from esnas.search.constraints import Constraints, InfeasibleError
 from esnas.search.strategy import STRATEGIES
 from esnas.spaces.esformer import ESFormerGenome
+from esnas.spaces.nb201 import NB201Space
+from esnas.utils.errors import EsnasInputError
 from esnas.utils.registry import UnknownNameError
 from tests.search.helpers import SHORT_CYCLIC, TINY_ESFORMER, history_of, make_recipe
 
@@ -27,7 +31,7 @@ def test_registry_has_every_strategy() -> None:
 @pytest.mark.parametrize("space", ["nb201", "esformer"])
 @pytest.mark.parametrize("name", STRATEGY_NAMES)
 def test_strategy_runs_within_budget_and_constraints(run_config, tmp_path, name, space) -> None:
-    space_args = TINY_ESFORMER if space == "esformer" else ["constraints.max_params=1e6"]
+    space_args = TINY_ESFORMER if space == "esformer" else ["space.max_params=1e6"]
     cfg = run_config(
         "search", [f"strategy={name}", *SMALL[name], *space_args, "budget.evaluations=70", "seed=3"]
     )
@@ -129,11 +133,23 @@ def test_unknown_strategy_lists_the_choices(run_config, tmp_path) -> None:
         make_recipe(cfg, tmp_path / "out")
 
 
-def test_unmeetable_constraints_give_the_cheapest_cost(run_config, tmp_path) -> None:
-    cfg = run_config("search", ["constraints.max_params=1000"])
+def test_an_unmeetable_budget_gives_the_closest_cost(run_config, tmp_path) -> None:
+    cfg = run_config("search", ["space.max_params=1000", "+space.max_tries=50"])
     recipe = make_recipe(cfg, tmp_path / "out")
-    with pytest.raises(InfeasibleError, match=r"max_params=1000.0.*cheapest seen costs"):
+    with pytest.raises(
+        EsnasInputError, match=r"no nb201 genome under .*max_params=1000.0.*closest"
+    ):
         recipe.run()
+
+
+def test_custom_checks_are_honoured_and_an_impossible_one_is_a_clear_error() -> None:
+    space = NB201Space()
+    convs = Constraints(space, checks=[lambda g, c: "nor_conv_3x3" in g.ops])
+    rng = random.Random(0)
+    assert all("nor_conv_3x3" in convs.sample(rng).ops for _ in range(20))
+    never = Constraints(space, checks=[lambda g, c: False], max_tries=20)
+    with pytest.raises(InfeasibleError, match="1 custom check"):
+        never.sample(rng)
 
 
 def test_esformer_budget_error_propagates(run_config, tmp_path) -> None:

@@ -93,11 +93,12 @@ def identity_diff(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list
             for k in keys
             if stored.get(k) != current.get(k)
         ]
-    unset = "<unset>"
+    # A key set to null and a key that is not there mean the same (a new optional key, such
+    # as space.max_macs, or one that moved, such as constraints.max_macs, changes nothing).
     return [
-        f"{key} ({old.get(key, unset)!r} → {new.get(key, unset)!r})"
+        f"{key} ({old.get(key)!r} → {new.get(key)!r})"
         for key in sorted(set(old) | set(new))
-        if old.get(key, unset) != new.get(key, unset)
+        if old.get(key) != new.get(key)
     ]
 
 
@@ -134,8 +135,7 @@ class SearchRecipe:
         self.cfg = cfg
         self.output_dir.mkdir(parents=True, exist_ok=True)
         self.space = instantiate(cfg.space)
-        cons = OmegaConf.to_container(cfg.get("constraints") or {}, resolve=True)
-        self.constraints = Constraints(self.space, **cons)
+        self.constraints = Constraints(self.space)
         strategy_cfg = OmegaConf.to_container(cfg.strategy, resolve=True)
         assert isinstance(strategy_cfg, dict)
         name = strategy_cfg.pop("name", None) or "cyclic"

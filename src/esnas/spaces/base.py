@@ -9,6 +9,7 @@ one seed reproduces a search and its state can be checkpointed (``rng.getstate()
 from __future__ import annotations
 
 import abc
+import math
 import random
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Any, Literal
 
 from torch import nn
 
+from esnas.utils.errors import EsnasInputError
 from esnas.utils.registry import Registry
 
 GeneGroup = Literal["topology", "size"]
@@ -44,10 +46,13 @@ class SearchSpace(abc.ABC):
     gene_groups: tuple[GeneGroup, ...] = ()
     #: Number of genomes when the space is enumerable by index (then ``from_index`` exists).
     num_archs: int | None = None
-    #: The space's own budget at its input size (``None``: unbounded); :meth:`feasible` and
-    #: :meth:`sample` honour it.
+    #: The budget at the space's input size (``None``: unbounded), the one place a search's
+    #: cost limit lives: :meth:`feasible` and :meth:`sample` honour it, and constructors take
+    #: it (``space.max_macs=...``).
     max_macs: float | None = None
     max_params: float | None = None
+    #: Draws :meth:`sample` makes before it gives up on the budget.
+    max_tries: int = 10_000
 
     @property
     @abc.abstractmethod
@@ -55,8 +60,50 @@ class SearchSpace(abc.ABC):
         """The (C, H, W) shape a built model expects."""
 
     @abc.abstractmethod
+    def sample_any(self, rng: random.Random) -> Hashable:
+        """A uniformly random valid genome, whatever its cost."""
+
     def sample(self, rng: random.Random) -> Hashable:
-        """A uniformly random valid genome."""
+        """A random genome within the budget: :meth:`sample_any` by bounded rejection (one draw
+        when unbounded); otherwise a one-line error with the closest cost it saw."""
+        if self.max_macs is None and self.max_params is None:
+            return self.sample_any(rng)
+        closest: tuple[float, Cost] | None = None
+        for _ in range(self.max_tries):
+            genome = self.sample_any(rng)
+            cost = self.cost(genome)
+            if self.within_budget(cost):
+                return genome
+            excess = max(
+                cost.macs / (self.max_macs or math.inf), cost.params / (self.max_params or math.inf)
+            )
+            if closest is None or excess < closest[0]:
+                closest = (excess, cost)
+        assert closest is not None
+        cheapest = self.cheapest()
+        floor = (
+            "" if cheapest is None else f" (cheapest in space: {_cost_text(self.cost(cheapest))})"
+        )
+        raise EsnasInputError(
+            f"no {self.name} genome under max_macs={self.max_macs}, max_params={self.max_params} "
+            f"in {self.max_tries} tries; closest found {_cost_text(closest[1])}{floor}"
+        )
+
+    def within_budget(self, cost: Cost) -> bool:
+        """Whether ``cost`` meets ``max_macs`` and ``max_params``."""
+        return (self.max_macs is None or cost.macs <= self.max_macs) and (
+            self.max_params is None or cost.params <= self.max_params
+        )
+
+    def feasible(self, genome: Hashable) -> bool:
+        """Whether ``genome`` is within the budget (always, for an unbounded space)."""
+        if self.max_macs is None and self.max_params is None:
+            return True
+        return self.within_budget(self.cost(genome))
+
+    def cheapest(self) -> Hashable | None:
+        """The genome with the fewest MACs where a space knows it (for budget errors)."""
+        return None
 
     @abc.abstractmethod
     def mutate(self, genome: Hashable, group: GeneGroup, rng: random.Random) -> Hashable:
@@ -111,10 +158,6 @@ class SearchSpace(abc.ABC):
         """Inverse of :meth:`from_index` (enumerable spaces only)."""
         raise NotImplementedError(f"space {self.name!r} is not enumerable by index")
 
-    def feasible(self, genome: Hashable) -> bool:
-        """Whether ``genome`` is within the space's own budget (always, for unbounded spaces)."""
-        return True
-
     def has_group(self, group: GeneGroup) -> bool:
         return group in self.gene_groups
 
@@ -131,6 +174,10 @@ class SearchSpace(abc.ABC):
         """Numeric structural facts of ``genome`` (e.g. attention blocks) that sweep tables
         report beside its cost, ``{}`` where the space has none worth a column."""
         return {}
+
+
+def _cost_text(cost: Cost) -> str:
+    return f"{cost.macs / 1e9:.3f} GMACs / {cost.params / 1e6:.2f}M params"
 
 
 def create_space(name: str, **kwargs: Any) -> SearchSpace:

@@ -187,7 +187,7 @@ class ESFormerSpace(SearchSpace):
         return (3, self.resolution, self.resolution)
 
     # ---- sampling and variation -------------------------------------------------------
-    def _sample_any(self, rng: random.Random) -> ESFormerGenome:
+    def sample_any(self, rng: random.Random) -> ESFormerGenome:
         """Each gene uniform over its choices (depth first, then one op per block)."""
         depths = [rng.choice(d) for d in STAGE_DEPTHS]
         return ESFormerGenome(
@@ -198,37 +198,6 @@ class ESFormerSpace(SearchSpace):
             blocks=tuple(
                 tuple(rng.choice(STAGE_OPS[i]) for _ in range(d)) for i, d in enumerate(depths)
             ),
-        )
-
-    def feasible(self, genome: ESFormerGenome) -> bool:
-        """Whether ``genome`` meets the space's ``max_macs`` / ``max_params`` budgets."""
-        if self.max_macs is None and self.max_params is None:
-            return True
-        c = self.cost(genome)
-        return (self.max_macs is None or c.macs <= self.max_macs) and (
-            self.max_params is None or c.params <= self.max_params
-        )
-
-    def sample(self, rng: random.Random) -> ESFormerGenome:
-        """A random genome (each gene uniform) under the budgets, by bounded rejection."""
-        best: tuple[float, Cost] | None = None
-        for _ in range(self.max_tries):
-            g = self._sample_any(rng)
-            if self.feasible(g):
-                return g
-            c = self.cost(g)
-            excess = max(
-                c.macs / (self.max_macs or math.inf), c.params / (self.max_params or math.inf)
-            )
-            if best is None or excess < best[0]:
-                best = (excess, c)
-        assert best is not None
-        lo = self.cost(self.cheapest())
-        raise EsnasInputError(
-            f"no ESFormer genome under max_macs={self.max_macs}, max_params={self.max_params} in "
-            f"{self.max_tries} tries; closest found {best[1].macs / 1e9:.3f} GMACs / "
-            f"{best[1].params / 1e6:.2f}M params (cheapest in space: {lo.macs / 1e9:.3f} GMACs / "
-            f"{lo.params / 1e6:.2f}M params)"
         )
 
     def mutate(

@@ -133,7 +133,7 @@ class NATSSizeSpace(NATSDatasetSpace):
     num_archs = NUM_ARCHS
     genome_type = NATSSizeGenome
 
-    def sample(self, rng: random.Random) -> NATSSizeGenome:
+    def sample_any(self, rng: random.Random) -> NATSSizeGenome:
         """Uniform over all 32,768 genomes (each width drawn independently)."""
         return NATSSizeGenome(tuple(rng.choice(CHANNEL_CHOICES) for _ in range(NUM_LAYERS)))
 

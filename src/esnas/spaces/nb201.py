@@ -139,13 +139,25 @@ class NATSDatasetSpace(SearchSpace):
 
     Args:
         dataset: ``cifar10``, ``cifar100`` or ``ImageNet16-120``.
+        max_macs: Optional MACs budget that :meth:`sample` respects.
+        max_params: Optional parameter budget that :meth:`sample` respects.
+        max_tries: Rejection-sampling attempts before :meth:`sample` gives up.
     """
 
     genome_type: type
 
-    def __init__(self, dataset: str = "cifar10") -> None:
+    def __init__(
+        self,
+        dataset: str = "cifar10",
+        max_macs: float | None = None,
+        max_params: float | None = None,
+        max_tries: int = 10_000,
+    ) -> None:
         self.dataset = check_dataset(dataset)
         self._input_shape, self.num_classes = DATASETS[dataset]
+        self.max_macs = None if max_macs is None else float(max_macs)
+        self.max_params = None if max_params is None else float(max_params)
+        self.max_tries = int(max_tries)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(dataset={self.dataset!r})"
@@ -195,7 +207,7 @@ class NB201Space(NATSDatasetSpace):
         arch = self.encode(genome)
         return {f"test_acc/{d}": truth.test_accuracy(arch, d) for d in DATASETS}
 
-    def sample(self, rng: random.Random) -> NB201Genome:
+    def sample_any(self, rng: random.Random) -> NB201Genome:
         """Uniform over all 15,625 cells (each edge's op drawn independently)."""
         return NB201Genome(tuple(rng.choice(OP_NAMES) for _ in EDGES))
 
