@@ -156,7 +156,7 @@ reproduce-decoupling: ## Decoupling table: rho with NB201 accuracy vs rho with N
 
 .PHONY: reproduce-esformer-family
 reproduce-esformer-family: ## ESFormer family table: a search per budget (xxs/xs/s) beside timm references
-	$(BIN)/python experiments/esformer_family.py $(ARGS)
+	$(BIN)/esnas-study study=esformer_family logger=none $(ARGS)
 
 .PHONY: nb201-all-cells
 nb201-all-cells: ## Score all 15,625 NB201 cells (fast probe) into the score cache: what NB201 searches read
@@ -165,11 +165,9 @@ nb201-all-cells: ## Score all 15,625 NB201 cells (fast probe) into the score cac
 
 .PHONY: reproduce-nb201-search
 reproduce-nb201-search: nb201-all-cells ## NB201 search table (the ES + LS fitness it was made with): 6 strategy rows x 10 seeds x budgets 300/1000
-	$(BIN)/python experiments/nb201_search.py --seeds 10 --budgets 300 1000 \
-		--strategies cyclic:strategy=cyclic_es_ls \
-		cyclic_maxnorm:strategy=cyclic_es_ls,strategy.combine=max_norm \
-		combined:strategy=combined_es_ls freerea rea:strategy=rea_es_ls random:strategy=random_es_ls \
-		--probe fast 'metrics=[entropic,logsynflow]' $(ARGS)
+	$(BIN)/esnas-study study=nb201_search study.seeds=10 'study.budgets=[300,1000]' \
+		'study.strategies=["cyclic:strategy=cyclic_es_ls","cyclic_maxnorm:strategy=cyclic_es_ls,strategy.combine=max_norm","combined:strategy=combined_es_ls",freerea,"rea:strategy=rea_es_ls","random:strategy=random_es_ls"]' \
+		study.probe=fast 'study.overrides=["metrics=[entropic,logsynflow]"]' logger=none $(ARGS)
 
 # A sweep target: the multirun into logs/<name> (2 jobs at a time), then esnas-report on it.
 # $(1) experiment; $(2) figures; $(3) title; $(4) protocol line (no commas in $(3) and $(4)).

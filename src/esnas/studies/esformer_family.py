@@ -1,27 +1,31 @@
 """ESFormer family table: the searched genome at each budget beside timm's mobile references.
 
 For each budget (xxs, xs, s) this runs ``esnas-search experiment=esformer_<budget>_search``
-(the CPU-sized cyclic recipe of ``make search``; a finished run folder is reused) and reports
-the answer's genome, params, MACs, Entropic Score, LogSynflow and search time; then the
-params and MACs at 224 px of the registered ``esformer_*`` models and of MobileViT / EdgeNeXt
-of similar cost, counted the same way (torch's FLOP counter, MACs = FLOPs / 2).
+(the CPU-sized cyclic recipe of ``make search``; a finished run folder under ``runs_dir`` is
+reused) and reports the answer's genome, params, MACs, Entropic Score, LogSynflow and search
+time; then the params and MACs at 224 px of the registered ``esformer_*`` models and of
+MobileViT / EdgeNeXt of similar cost, counted the same way (torch's FLOP counter, MACs =
+FLOPs / 2). The searches run as ``esnas-search`` subprocesses scoring through the study's
+``cache.path``; ``extra`` adds overrides to them.
 
-Run: ``make reproduce-esformer-family`` (or this file with ``--help``).
+Run: ``make reproduce-esformer-family`` (``esnas-study study=esformer_family ...``).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
-from esnas.utils.task import short_commit
-
-ROOT = Path(__file__).resolve().parents[1]
+from esnas.studies.base import register_study
+from esnas.studies.common import results_path, study_command
+from esnas.utils.atomic import write_text_atomic
+from esnas.utils.errors import EsnasInputError
+from esnas.utils.task import RunContext, short_commit
 
 BUDGETS = ("xxs", "xs", "s")
 REFERENCES = {
@@ -64,22 +68,38 @@ def cost(name: str) -> tuple[float, float]:
     return params / 1e6, count_macs(model, (3, 224, 224)) / 1e9
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--budgets", nargs="+", default=list(BUDGETS), choices=BUDGETS)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--runs-dir", default=str(ROOT / "logs/esformer_family"))
-    ap.add_argument("--out", default=str(ROOT / "experiments/results/esformer_family.md"))
-    ap.add_argument("extra", nargs="*", help="more esnas-search overrides")
-    args = ap.parse_args()
+def _cache_override(path: str | None) -> str:
+    """``cache.path=...`` for the search subprocess: the study's own score cache."""
+    return "cache.path=null" if path is None else f"cache.path={json.dumps(str(path))}"
+
+
+@register_study("esformer_family")
+def esformer_family(
+    ctx: RunContext,
+    budgets: Sequence[str] = BUDGETS,
+    seed: int = 0,
+    runs_dir: str = "logs/esformer_family",
+    extra: Sequence[str] = (),
+    out: str = "experiments/results/esformer_family",
+) -> dict[str, float]:
+    """Runs (or reuses) the search of each budget and writes ``<out>.md``; returns each
+    searched genome's params (M) and MACs (G)."""
+    unknown = [b for b in budgets if b not in BUDGETS]
+    if unknown or not budgets:
+        raise EsnasInputError(
+            f"study.budgets {list(budgets)}: expected one or more of {', '.join(BUDGETS)}"
+        )
+    runs = results_path(ctx, runs_dir)
+    path = results_path(ctx, out).with_suffix(".md")
+    searches = [_cache_override(ctx.cfg.get("cache", {}).get("path")), *extra]
     t0 = time.perf_counter()
     lines = [
         "# ESFormer family: searched genomes per budget, with timm references",
         "",
-        f"Command: `python experiments/esformer_family.py {' '.join(sys.argv[1:])}` (`make "
+        f"Command: `{study_command()}` (`make "
         f"reproduce-esformer-family`; commit {short_commit()}, wall time {{wall}} min). "
         "Each search: `esnas-search experiment=esformer_<budget>_search "
-        f"seed={args.seed} budget.seconds=null` (150 evaluations, probe batch 8 × 1 init at "
+        f"seed={seed} budget.seconds=null` (150 evaluations, probe batch 8 × 1 init at "
         "224 px, Entropic Score with the gaussian estimator, CPU, 2 cores shared); search "
         "time = summed un-cached scoring time. `esformer_<budget>` is the registered timm "
         "model (the searched genome), `esformer_<budget>_hand` the hand-picked genome it "
@@ -91,11 +111,14 @@ def main() -> None:
         "| Entropic Score | LogSynflow | search (min) |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    for budget in args.budgets:
-        best = search(budget, args.seed, Path(args.runs_dir), args.extra)
+    figures: dict[str, float] = {}
+    for budget in budgets:
+        best = search(budget, seed, runs, searches)
         scores = best["scores"]
+        figures[f"params_m/{budget}"] = best["params"] / 1e6
+        figures[f"macs_g/{budget}"] = best["macs"] / 1e9
         lines.append(
-            f"| {budget} | searched (seed {args.seed}) | `{best['arch']}` | "
+            f"| {budget} | searched (seed {seed}) | `{best['arch']}` | "
             f"{attention_blocks(best['arch'])} | {best['params'] / 1e6:.2f} | "
             f"{best['macs'] / 1e9:.3f} | "
             f"{scores.get('entropic', float('nan')):.3f} | "
@@ -108,15 +131,11 @@ def main() -> None:
         print(lines[-1 - len(REFERENCES[budget]) - 1], file=sys.stderr)
     wall = (time.perf_counter() - t0) / 60
     commits = sorted({
-        json.loads((Path(args.runs_dir) / f"esformer_{b}_s{args.seed}" / "summary.json")
-                   .read_text())["git"]["commit"][:7] for b in args.budgets
+        json.loads((runs / f"esformer_{b}_s{seed}" / "summary.json")
+                   .read_text())["git"]["commit"][:7] for b in budgets
     })  # fmt: skip
     wall_text = f"{wall:.1f} min; the searches ran at commit {', '.join(commits)}"
     lines[2] = lines[2].replace("{wall} min", wall_text)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text("\n".join(lines) + "\n")
+    write_text_atomic(path, "\n".join(lines) + "\n")
     print("\n".join(lines))
-
-
-if __name__ == "__main__":
-    main()
+    return figures
