@@ -7,7 +7,7 @@ import random
 import pytest
 
 from esnas.search.constraints import Constraints, InfeasibleError
-from esnas.search.strategy import STRATEGIES
+from esnas.search.strategy import STRATEGIES, EngineSettings, strategy_options
 from esnas.spaces.esformer import ESFormerGenome
 from esnas.spaces.nb201 import NB201Space
 from esnas.utils.errors import EsnasInputError
@@ -173,3 +173,32 @@ def test_missing_metric_is_named(run_config, tmp_path) -> None:
         r"metrics=\[entropic,az_progressivity,logsynflow,meco\]",
     ):
         recipe.setup(cfg)
+
+
+def test_the_strategy_node_splits_into_engine_settings_and_the_strategys_own() -> None:
+    settings, own = EngineSettings.split(
+        {"combine": "rank", "unique": False, "population": 20, "rescore": None}
+    )
+    assert (settings.combine, settings.unique, settings.rescore) == ("rank", False, {})
+    assert own == {"population": 20}
+    with pytest.raises(UnknownNameError, match="valid: "):
+        EngineSettings.split({"combine": "rnak"})
+    with pytest.raises(EsnasInputError, match="checkpoint_every"):
+        EngineSettings(checkpoint_every=0)
+
+
+@pytest.mark.parametrize("strategy", ["cyclic", "rea", "freerea", "random"])
+def test_every_strategy_config_holds_only_known_options(run_config, strategy: str) -> None:
+    cfg = run_config("search", [f"strategy={strategy}"])
+    node = dict(cfg.strategy)
+    name = node.pop("name")
+    _, own = EngineSettings.split(node)
+    assert set(own) <= set(strategy_options(STRATEGIES.get(name)))
+
+
+def test_an_unknown_strategy_option_is_a_one_line_input_error(run_config, tmp_path) -> None:
+    cfg = run_config("search", ["strategy=rea", "+strategy.tournement=5"])
+    with pytest.raises(
+        EsnasInputError, match="'rea' has no option.*tournement; valid: .*tournament"
+    ):
+        make_recipe(cfg, tmp_path / "out")

@@ -32,7 +32,12 @@ from esnas.search.engine import Engine, ScorerLike
 from esnas.search.fitness import fitness
 from esnas.search.outputs import plot_pareto, plot_trajectory, write_best, write_history
 from esnas.search.records import PHASES, history_columns, history_rows
-from esnas.search.strategy import STRATEGIES, Strategy
+from esnas.search.strategy import (
+    STRATEGIES,
+    EngineSettings,
+    Strategy,
+    check_strategy_options,
+)
 from esnas.utils.console import get_logger, progress_bar
 from esnas.utils.errors import EsnasInputError
 from esnas.utils.loggers import RunLogger
@@ -141,16 +146,12 @@ class SearchRecipe:
         name = strategy_cfg.pop("name", None) or "cyclic"
         strategy_cls = STRATEGIES.get(name)  # unknown name: one line listing the choices
         budget = cfg.budget
-        combine = strategy_cfg.pop("combine", "max_norm")
-        unique = strategy_cfg.pop("unique", True)
-        self.checkpoint_every = int(strategy_cfg.pop("checkpoint_every", 1))
-        rescore = strategy_cfg.pop("rescore", None) or {}
-        self.rescore_top = int(rescore.get("top") or 0)
-        self.rescore_probe = dict(rescore.get("probe") or {})
-        if self.rescore_top < 0:
-            raise EsnasInputError(
-                f"strategy.rescore.top must be >= 0 (0 = off), got {self.rescore_top}"
-            )
+        settings, strategy_cfg = EngineSettings.split(strategy_cfg)
+        check_strategy_options(name, strategy_cfg)
+        combine, unique = settings.combine, settings.unique
+        self.checkpoint_every = int(settings.checkpoint_every)
+        self.rescore_top = int(settings.rescore.get("top") or 0)
+        self.rescore_probe = dict(settings.rescore.get("probe") or {})
         if self.scorer is None:
             self.scorer = build_scorer(cfg, self.space)
         self.engine = Engine(

@@ -7,15 +7,83 @@ and checkpoints. Its state is plain data (evaluation indices and counters).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from esnas.search.engine import Engine
+from esnas.search.fitness import COMBINERS
 from esnas.spaces.base import GeneGroup
 from esnas.utils.errors import EsnasInputError
 from esnas.utils.registry import Registry
+from esnas.utils.schema import signature_options
 
 STRATEGIES: Registry[type[Strategy]] = Registry("strategy")
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """The keys of a ``strategy`` node that the engine and recipe read, not the strategy.
+
+    Why they sit in the strategy node: each strategy's config picks its own defaults (FreeREA
+    sums max-normalised scores, the default fitness adds log-ranks). The recipe splits them
+    off (:meth:`split`) and the rest must be the strategy's own options.
+
+    Attributes:
+        combine: how scores combine into a fitness (a ``COMBINERS`` name).
+        unique: re-draw children already evaluated, so the budget buys distinct archs.
+        checkpoint_every: generations between checkpoints.
+        rescore: the final re-scoring of the finalists (``top``, ``probe``); empty = off.
+    """
+
+    combine: str = "max_norm"
+    unique: bool = True
+    checkpoint_every: int = 1
+    rescore: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        COMBINERS.get(self.combine)  # unknown: one line naming the valid ones
+        if int(self.checkpoint_every) < 1:
+            raise EsnasInputError(
+                f"strategy.checkpoint_every={self.checkpoint_every!r} is invalid; valid: >= 1"
+            )
+        top = int((self.rescore or {}).get("top") or 0)
+        if top < 0:
+            raise EsnasInputError(f"strategy.rescore.top must be >= 0 (0 = off), got {top}")
+
+    @classmethod
+    def split(cls, node: Mapping[str, Any]) -> tuple[EngineSettings, dict[str, Any]]:
+        """``(engine settings, the strategy's own options)`` of a strategy node without
+        ``name``."""
+        own = dict(node)
+        taken = {key: own.pop(key) for key in ENGINE_SETTINGS if key in own}
+        taken["rescore"] = dict(taken.get("rescore") or {})
+        return cls(**taken), own
+
+
+ENGINE_SETTINGS: tuple[str, ...] = tuple(f.name for f in fields(EngineSettings))
+
+
+def strategy_options(cls: type[Strategy]) -> dict[str, Any]:
+    """A strategy's own options and defaults: its constructor's keyword arguments and those of
+    every base it forwards ``**kw`` to (``engine`` and ``name`` are the recipe's)."""
+    options: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        if issubclass(klass, Strategy) and "__init__" in vars(klass):
+            options |= signature_options(klass.__init__, 2)  # self, engine
+    options.pop("name", None)
+    return options
+
+
+def check_strategy_options(name: str, options: Mapping[str, Any]) -> None:
+    """A one-line :class:`EsnasInputError` for an option strategy ``name`` does not take."""
+    valid = strategy_options(STRATEGIES.get(name))
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise EsnasInputError(
+            f"strategy {name!r} has no option(s) {', '.join(unknown)}; valid: "
+            f"{', '.join(sorted(valid))} (engine settings: {', '.join(ENGINE_SETTINGS)})"
+        )
 
 
 def register_strategy(*names: str):
