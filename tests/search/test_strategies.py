@@ -199,6 +199,6 @@ def test_every_strategy_config_holds_only_known_options(run_config, strategy: st
 def test_an_unknown_strategy_option_is_a_one_line_input_error(run_config, tmp_path) -> None:
     cfg = run_config("search", ["strategy=rea", "+strategy.tournement=5"])
     with pytest.raises(
-        EsnasInputError, match="'rea' has no option.*tournement; valid: .*tournament"
+        EsnasInputError, match=r"'rea' has no option.*tournement; valid: .*tournament"
     ):
         make_recipe(cfg, tmp_path / "out")
