@@ -148,11 +148,11 @@ nb201-rescore: ## The fitness search's answers re-picked after their top 10 are 
 
 .PHONY: reproduce-nb201-probe-study
 reproduce-nb201-probe-study: ## What the fast probe costs in rank correlation (200 CIFAR-10 cells)
-	$(BIN)/python experiments/nb201_probe_study.py $(ARGS)
+	$(BIN)/esnas-study study=nb201_probe_study logger=none $(ARGS)
 
 .PHONY: reproduce-decoupling
 reproduce-decoupling: ## Decoupling table: rho with NB201 accuracy vs rho with NATS-SSS #params
-	$(BIN)/python experiments/decoupling.py $(ARGS)
+	$(BIN)/esnas-study study=decoupling logger=none $(ARGS)
 
 .PHONY: reproduce-esformer-family
 reproduce-esformer-family: ## ESFormer family table: a search per budget (xxs/xs/s) beside timm references
@@ -211,7 +211,7 @@ reproduce-esformer-decoupled: ## ESFormer: decoupled (cyclic) vs combined scorin
 
 .PHONY: reproduce-es-sensitivity
 reproduce-es-sensitivity: ## Entropic Score rho on NB201 vs inits / batch / input, 3 probe seeds
-	$(BIN)/python experiments/es_sensitivity.py $(ARGS)
+	$(BIN)/esnas-study study=es_sensitivity logger=none $(ARGS)
 
 .PHONY: clean
 clean: ## Remove caches and run outputs (keeps .venv and committed results)

@@ -21,13 +21,18 @@ BUILD_LABEL = "_build"  # pseudo-metric holding model build times, for uncached 
 
 
 def make_probe(probe_cfg: Mapping[str, Any], space: SearchSpace, **overrides: Any) -> Probe:
-    """A :class:`Probe` from config, taking the input shape from the space when unset."""
+    """The probe the config's ``_target_`` names (:class:`Probe` when it names none), taking
+    the input shape from the space when unset and resolving ``device: null`` / ``auto``."""
+    from hydra.utils import get_class
+
+    target = dict(probe_cfg).get("_target_")
+    probe_cls = get_class(target) if target else Probe
     kwargs = {k: v for k, v in dict(probe_cfg).items() if not k.startswith("_")}
     kwargs.update(overrides)
     if kwargs.get("input_shape") is None:
         kwargs["input_shape"] = tuple(space.input_shape)
     kwargs["device"] = resolve_device(kwargs.get("device"))
-    return Probe(**kwargs)
+    return probe_cls(**kwargs)
 
 
 def _probe_description(probe: Probe) -> dict[str, Any]:

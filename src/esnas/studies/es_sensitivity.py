@@ -1,7 +1,7 @@
 """Entropic Score sensitivity: NB201 rank correlation against the probe's inits, batch and input.
 
 Why: Entropic Score is computed on one random probe batch and freshly initialised weights, so
-its ranking carries probe noise. This scores the same ``--cells`` random CIFAR-10 cells with
+its ranking carries probe noise. This scores the same ``cells`` random CIFAR-10 cells with
 one factor changed at a time from the fast probe (batch 16, 1 init, Gaussian noise):
 
 * inits 1 / 3 / 5 / 10 at batch 16 (scores averaged over the re-initialisations);
@@ -9,35 +9,43 @@ one factor changed at a time from the fast probe (batch 16, 1 init, Gaussian noi
 * input: Gaussian noise vs real images (Fashion-MNIST test images, a different slice per
   seed; CIFAR images are not shipped), at batch 16 and 64;
 
-each under ``--seeds`` probe seeds (the seed draws the noise and the weights), and reports
+each under ``seeds`` probe seeds (the seed draws the noise and the weights), and reports
 Spearman ρ against NATS test accuracy as mean ± std over seeds, the rank agreement between
 seeds, and the median cost per cell. The default probe (64 × 3) is scored with seed 0 as the
 reference row.
 
-Run: ``make reproduce-es-sensitivity`` (or this file with ``--help``); scores go through the
-persistent score cache, shared with the other NB201 tables.
+Run: ``make reproduce-es-sensitivity`` (``esnas-study study=es_sensitivity ...``); scores go
+through the persistent score cache, shared with the other NB201 tables.
 """
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import random
 import statistics
-import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 from scipy import stats
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from nb201_correlation import PROBE, ROOT, correlations, real_batch, score_cells, scoring_hours
-
-from esnas.scoring import ScoreCache
 from esnas.spaces import NB201GroundTruth, NB201Space
-from esnas.utils.task import short_commit
+from esnas.studies.base import register_study
+from esnas.studies.common import (
+    PROBE,
+    correlations,
+    open_study_cache,
+    real_batch,
+    results_path,
+    score_cells,
+    scoring_hours,
+    study_command,
+)
+from esnas.utils.atomic import atomic_path, write_text_atomic
+from esnas.utils.errors import EsnasInputError
+from esnas.utils.task import RunContext, short_commit
 
 FAST = {"batch_size": 16, "num_inits": 1}
 # factor -> [(level label, probe overrides on top of the fast probe)]
@@ -60,39 +68,55 @@ def probe_for(over: dict[str, Any], seed: int, hw: int) -> dict[str, Any]:
     return cfg
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cells", type=int, default=100)
-    parser.add_argument("--seeds", type=int, default=3, help="probe seeds 0..N-1")
-    parser.add_argument("--sample-seed", type=int, default=0, help="which cells are drawn")
-    parser.add_argument("--metric", default="entropic")
-    parser.add_argument("--cache", default=str(ROOT / ".score_cache/scores.sqlite"))
-    parser.add_argument("--out", default=str(ROOT / "experiments/results/es_sensitivity"))
-    args = parser.parse_args()
+@register_study("es_sensitivity")
+def es_sensitivity(
+    ctx: RunContext,
+    cells: int = 100,
+    seeds: int = 3,
+    sample_seed: int = 0,
+    metric: str = "entropic",
+    out: str = "experiments/results/es_sensitivity",
+) -> dict[str, float]:
+    """Scores the cells under every level of :data:`FACTORS` for probe seeds ``0..seeds-1``
+    (``sample_seed`` draws the cells) and writes ``<out>.{md,png}``; returns the mean ρ per
+    level and the default probe's ρ."""
+    if seeds < 1:
+        raise EsnasInputError(f"study.seeds={seeds}: at least one probe seed is needed")
+    args = SimpleNamespace(
+        cells=cells, seeds=seeds, sample_seed=sample_seed, metric=metric, out=results_path(ctx, out)
+    )
     t0 = time.perf_counter()
-    indices = random.Random(args.sample_seed).sample(range(NB201Space.num_archs), args.cells)
+    indices = random.Random(sample_seed).sample(range(NB201Space.num_archs), cells)
     space = NB201Space("cifar10")
     accuracy = dict(enumerate(NB201GroundTruth.load().test_accuracies("cifar10")))
-    cache = ScoreCache(args.cache)
     hw = space.input_shape[-1]
     rows = []
-    for (factor, levels), seed in itertools.product(FACTORS.items(), range(args.seeds)):
-        for level, over in levels:
-            cfg = probe_for(over, seed, hw)
-            res = score_cells(space, indices, {args.metric: {}}, cache, probe_cfg=cfg)
-            rows.append((factor, level, seed, res[args.metric]))
-    default = score_cells(space, indices, {args.metric: {}}, cache, probe_cfg=PROBE)
-    cache.close()
-    write(args, indices, accuracy, rows, default[args.metric], time.perf_counter() - t0)
+    cache = open_study_cache(ctx)
+    try:
+        for (factor, levels), seed in itertools.product(FACTORS.items(), range(seeds)):
+            for level, over in levels:
+                cfg = probe_for(over, seed, hw)
+                res = score_cells(space, indices, {metric: {}}, cache, probe_cfg=cfg)
+                rows.append((factor, level, seed, res[metric]))
+        default = score_cells(space, indices, {metric: {}}, cache, probe_cfg=PROBE)
+    finally:
+        cache.close()
+    summary, rho_default = write(
+        args, indices, accuracy, rows, default[metric], time.perf_counter() - t0
+    )
+    figures = {
+        f"spearman/{factor.split()[0]}/{level.replace(' ', '_')}": mean
+        for factor, level, mean, _ in summary
+    }
+    return figures | {"spearman/default": rho_default}
 
 
-def write(args, indices, accuracy, rows, default, wall: float) -> None:
+def write(args, indices, accuracy, rows, default, wall: float) -> tuple[list, float]:
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     lines = [
         f"# Entropic Score sensitivity to the probe (NB201, CIFAR-10, {args.cells} cells)",
         "",
-        f"Command: `python experiments/es_sensitivity.py {' '.join(sys.argv[1:])}` (`make "
+        f"Command: `{study_command()}` (`make "
         f"reproduce-es-sensitivity`; commit {short_commit()}, wall time {wall / 60:.1f} min; "
         "scores from the persistent score cache where present; they took "
         f"{scoring_hours(r for *_, r in rows):.1f} CPU-hours when first "
@@ -134,9 +158,10 @@ def write(args, indices, accuracy, rows, default, wall: float) -> None:
     lines.append(f"| reference | default probe 64 × 3, seed 0 | {rho_default:.3f} | – "
                  f"| {ms_default:.0f} |")  # fmt: skip
     lines += ["", f"Plot: `{out.name}.png`.", ""]
-    out.with_suffix(".md").write_text("\n".join(lines))
+    write_text_atomic(out.with_suffix(".md"), "\n".join(lines))
     plot(summary, out.with_suffix(".png"))
     print("\n".join(lines))
+    return summary, rho_default
 
 
 def plot(summary, path: Path) -> None:
@@ -157,9 +182,6 @@ def plot(summary, path: Path) -> None:
     np.atleast_1d(axes)[0].set_ylabel("Spearman ρ vs CIFAR-10 test acc")
     fig.suptitle("Entropic Score: ρ on NB201 per probe setting (mean ± std over seeds)")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
-
-
-if __name__ == "__main__":
-    main()

@@ -3,73 +3,78 @@
 Why: the default probe (Gaussian noise, batch 64, 3 re-initialisations) costs ~1.8 s per
 cell for Entropic Score on this 2-core CPU, too much to score thousands of cells per
 session; the fast probe (``conf/probe/fast.yaml``: batch 16, 1 initialisation) is ~9x
-cheaper. This scores ``--cells`` random CIFAR-10 cells (the first of the correlation table's
+cheaper. This scores ``cells`` random CIFAR-10 cells (the first of the correlation table's
 draw) with each probe and reports, per metric and probe, Spearman ρ / Kendall τ against the
 NATS test accuracy, the median ms per cell, and ρ between the probe's scores and the
 default probe's (how much the ranking itself moves).
 
-Run: ``make reproduce-nb201-probe-study`` (or this file with ``--help``); scores go through
-the persistent score cache, shared with ``nb201_correlation.py``.
+Run: ``make reproduce-nb201-probe-study`` (``esnas-study study=nb201_probe_study ...``);
+scores go through the persistent score cache, shared with ``nb201_correlation``.
 """
 
 from __future__ import annotations
 
-import argparse
 import random
-import sys
 import time
-from pathlib import Path
+from collections.abc import Sequence
 
 import numpy as np
 from scipy import stats
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from nb201_correlation import (
+from esnas.spaces import NB201GroundTruth, NB201Space
+from esnas.studies.base import register_study
+from esnas.studies.common import (
     PROBE,
-    ROOT,
     correlations,
+    open_study_cache,
+    results_path,
     score_cells,
     scoring_hours,
+    study_command,
 )
-
-from esnas.scoring import ScoreCache
-from esnas.spaces import NB201GroundTruth, NB201Space
-from esnas.utils.task import short_commit
+from esnas.utils.atomic import write_text_atomic
+from esnas.utils.task import RunContext, short_commit
 
 PROBES = {
     "default (64 x 3)": {},
     "batch 16 x 3": {"batch_size": 16},
     "fast (16 x 1)": {"batch_size": 16, "num_inits": 1},
 }
+# Short names of PROBES for the run's summary figures.
+PROBE_KEYS = dict(zip(PROBES, ("default", "batch16", "fast"), strict=True))
 METRICS = ("entropic", "logsynflow", "naswot")  # the method's two metrics and FreeREA's NASWOT
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cells", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--dataset", default="cifar10")
-    parser.add_argument("--metrics", nargs="+", default=list(METRICS))
-    parser.add_argument("--cache", default=str(ROOT / ".score_cache/scores.sqlite"))
-    parser.add_argument("--out", default=str(ROOT / "experiments/results/nb201_probe_study.md"))
-    args = parser.parse_args()
+@register_study("nb201_probe_study")
+def nb201_probe_study(
+    ctx: RunContext,
+    cells: int = 200,
+    seed: int = 0,
+    dataset: str = "cifar10",
+    metrics: Sequence[str] = METRICS,
+    out: str = "experiments/results/nb201_probe_study.md",
+) -> dict[str, float]:
+    """Scores the cells under every probe in :data:`PROBES` and writes the table to ``out``
+    (a ``.md`` file); returns ρ with test accuracy per metric and probe."""
     t0 = time.perf_counter()
-    indices = random.Random(args.seed).sample(range(NB201Space.num_archs), args.cells)
-    space = NB201Space(args.dataset)
-    accuracy = dict(enumerate(NB201GroundTruth.load().test_accuracies(args.dataset)))
-    cache = ScoreCache(args.cache)
-    results = {
-        name: score_cells(
-            space, indices, {m: {} for m in args.metrics}, cache, probe_cfg={**PROBE, **over}
-        )
-        for name, over in PROBES.items()
-    }
-    cache.close()
+    indices = random.Random(seed).sample(range(NB201Space.num_archs), cells)
+    space = NB201Space(dataset)
+    accuracy = dict(enumerate(NB201GroundTruth.load().test_accuracies(dataset)))
+    cache = open_study_cache(ctx)
+    try:
+        results = {
+            name: score_cells(
+                space, indices, {m: {} for m in metrics}, cache, probe_cfg={**PROBE, **over}
+            )
+            for name, over in PROBES.items()
+        }
+    finally:
+        cache.close()
     reference = next(iter(PROBES))
     lines = [
-        f"# NB201 ({args.dataset}): rank correlation and cost per probe",
+        f"# NB201 ({dataset}): rank correlation and cost per probe",
         "",
-        f"Command: `python experiments/nb201_probe_study.py {' '.join(sys.argv[1:])}` (commit "
+        f"Command: `{study_command()}` (commit "
         f"{short_commit()}, wall time {(time.perf_counter() - t0) / 60:.1f} min; the scores took "
         f"{scoring_hours(s for res in results.values() for s in res.values()):.1f} CPU-hours "
         "when first computed; scores from the "
@@ -78,7 +83,7 @@ def main() -> None:
         "to 9 scoring processes shared 2 cores): read ratios within a row group with care, "
         "and `make bench` for quiet-machine costs.",
         "",
-        f"{args.cells} random cells (seed {args.seed}, the first of the correlation table's "
+        f"{cells} random cells (seed {seed}, the first of the correlation table's "
         f"draw); Gaussian noise input, probe seed 0; base probe {PROBE}. ρ/τ: Spearman/Kendall "
         f"against NATS 200-epoch test accuracy; `ρ vs default`: Spearman between this probe's "
         "scores and the default probe's on the same cells.",
@@ -86,7 +91,8 @@ def main() -> None:
         "| metric | probe | ρ | τ | ρ vs default | ms/cell |",
         "|---|---|---:|---:|---:|---:|",
     ]
-    for metric in args.metrics:
+    figures: dict[str, float] = {}
+    for metric in metrics:
         ref = {i: v[0] for i, v in results[reference][metric].items()}
         for name, res in results.items():
             scores = {i: v[0] for i, v in res[metric].items()}
@@ -96,10 +102,7 @@ def main() -> None:
             lines.append(
                 f"| {metric} | {name} | {rho:.3f} | {tau:.3f} | {agree.statistic:.3f} | {ms:.0f} |"
             )
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text("\n".join(lines) + "\n")
+            figures[f"spearman/{metric}/{PROBE_KEYS[name]}"] = rho
+    write_text_atomic(results_path(ctx, out), "\n".join(lines) + "\n")
     print("\n".join(lines))
-
-
-if __name__ == "__main__":
-    main()
+    return figures

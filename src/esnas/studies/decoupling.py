@@ -11,38 +11,38 @@ A topology metric in the paper's sense scores high on the first and near 0 on th
 issue's bar: ρ ≥ 0.85 on NB201 and |ρ with #params| ≤ 0.3 on SSS. Both spaces are scored with
 the same probe (default: the fast probe, batch 16 × 1 init) through the persistent score cache.
 
-Run: ``make reproduce-decoupling`` (or this file with ``--help``).
+Run: ``make reproduce-decoupling`` (``esnas-study study=decoupling ...``).
 """
 
 from __future__ import annotations
 
-import argparse
 import random
-import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from nb201_correlation import (
-    ENTROPIC_VARIANTS,
-    PEERS,
-    PROBE,
-    ROOT,
-    correlations,
-    parse_overrides,
-    score_cells,
-    scoring_hours,
-)
-
 from esnas.metrics import is_floor
-from esnas.scoring import ScoreCache
 from esnas.spaces import NB201GroundTruth, NB201Space
 from esnas.spaces.nats_sss import NATSSizeSpace
-from esnas.utils.task import short_commit
+from esnas.studies.base import register_study
+from esnas.studies.common import (
+    correlations,
+    open_study_cache,
+    probe_config,
+    results_path,
+    score_cells,
+    scoring_hours,
+    study_command,
+)
+from esnas.studies.nb201_correlation import ENTROPIC_VARIANTS, PEERS
+from esnas.utils.atomic import atomic_path, write_text_atomic
+from esnas.utils.task import RunContext, short_commit
 
+# The default probe overrides: the fast probe (conf/probe/fast.yaml).
+FAST_PROBE: dict[str, Any] = {"batch_size": 16, "num_inits": 1}
 # Readings that normalise each layer's entropy for its width: candidates for a size-free score.
 WIDTH_FREE_VARIANTS: dict[str, dict[str, Any]] = {
     "entropic/shannon_log_channels": {"estimator": "shannon", "width_normalise": "log_channels"},
@@ -71,33 +71,35 @@ def rho(scores: dict[int, float], target: dict[int, float]) -> tuple[float, int]
     return correlations(kept, target)[0], len(kept)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--nb201-cells", type=int, default=300)
-    parser.add_argument("--sss-archs", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--probe",
-        nargs="*",
-        default=["batch_size=16", "num_inits=1"],
-        metavar="KEY=VALUE",
-        help="probe overrides (default: the fast probe)",
+@register_study("decoupling")
+def decoupling(
+    ctx: RunContext,
+    nb201_cells: int = 300,
+    sss_archs: int = 200,
+    seed: int = 0,
+    probe: dict[str, Any] | None = FAST_PROBE,
+    out: str = "experiments/results/decoupling",
+) -> dict[str, float]:
+    """Scores every metric on NB201 and NATS-SSS cells and writes ``<out>.{md,png}``; returns
+    Entropic Score's and LogSynflow's ρ on each space. ``probe`` overrides the base probe
+    (``null``: the default probe, not the fast one)."""
+    args = SimpleNamespace(
+        nb201_cells=nb201_cells, sss_archs=sss_archs, seed=seed, out=results_path(ctx, out)
     )
-    parser.add_argument("--cache", default=str(ROOT / ".score_cache/scores.sqlite"))
-    parser.add_argument("--out", default=str(ROOT / "experiments/results/decoupling"))
-    args = parser.parse_args()
-    probe_cfg = {**PROBE, **parse_overrides(args.probe, parser)}
+    probe_cfg = probe_config(probe)
     t0 = time.perf_counter()
-    cache = ScoreCache(args.cache)
     nb201 = NB201Space("cifar10")
-    nb_idx = random.Random(args.seed).sample(range(NB201Space.num_archs), args.nb201_cells)
+    nb_idx = random.Random(seed).sample(range(NB201Space.num_archs), nb201_cells)
     accuracy = dict(enumerate(NB201GroundTruth.load().test_accuracies("cifar10")))
     sss = NATSSizeSpace("cifar10")
-    sss_idx = random.Random(args.seed).sample(range(sss.num_archs), args.sss_archs)
+    sss_idx = random.Random(seed).sample(range(sss.num_archs), sss_archs)
     params = {i: sss.cost(sss.from_index(i)).params for i in sss_idx}
-    nb = score_cells(nb201, nb_idx, METRICS, cache, probe_cfg=probe_cfg)
-    ss = score_cells(sss, sss_idx, METRICS, cache, probe_cfg=probe_cfg)  # type: ignore[arg-type]
-    cache.close()
+    cache = open_study_cache(ctx)
+    try:
+        nb = score_cells(nb201, nb_idx, METRICS, cache, probe_cfg=probe_cfg)
+        ss = score_cells(sss, sss_idx, METRICS, cache, probe_cfg=probe_cfg)  # type: ignore[arg-type]
+    finally:
+        cache.close()
     rows = []
     for label in METRICS:
         topo, n_nb = rho({i: v[0] for i, v in nb[label].items()}, accuracy)
@@ -105,15 +107,20 @@ def main() -> None:
         rows.append((label, topo, n_nb, size, n_ss, topo >= 0.85 and abs(size) <= 0.3))
     hours = scoring_hours([*nb.values(), *ss.values()])
     write(args, probe_cfg, rows, time.perf_counter() - t0, hours)
+    by = {label: (topo, size) for label, topo, _, size, *_ in rows}
+    return {
+        f"{key}/{label}": float(by[label][k])
+        for label in ("entropic", "logsynflow")
+        for k, key in enumerate(("nb201_spearman", "sss_params_spearman"))
+    }
 
 
 def write(args, probe_cfg, rows, wall: float, hours: float) -> None:
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     lines = [
         "# Decoupling: ranking topology (NB201) vs following size (NATS-SSS)",
         "",
-        f"Command: `python experiments/decoupling.py {' '.join(sys.argv[1:])}` (commit "
+        f"Command: `{study_command()}` (commit "
         f"{short_commit()}, wall time {wall / 60:.1f} min; scores from the persistent score "
         f"cache where present; they took {hours:.1f} CPU-hours when first computed).",
         "",
@@ -132,7 +139,7 @@ def write(args, probe_cfg, rows, wall: float, hours: float) -> None:
         lines.append(
             f"| {label} | {topo:.3f} | {n_nb} | {size:.3f} | {n_ss} | {'yes' if ok else 'no'} |"
         )
-    out.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    write_text_atomic(out.with_suffix(".md"), "\n".join(lines) + "\n")
     _plot(out.with_suffix(".png"), rows)
     print("\n".join(lines))
 
@@ -154,9 +161,6 @@ def _plot(path: Path, rows) -> None:
            ylabel="ρ with test accuracy on NB201 (topology varies)",
            title="Topology vs size: green = the issue's topology-only bar")  # fmt: skip
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120)
     plt.close(fig)
-
-
-if __name__ == "__main__":
-    main()
