@@ -66,8 +66,6 @@ def hydra_entry(config_name: str, job_type: str, task: Task) -> Callable[[], Any
     keeps its traceback.
     """
 
-    register_configs(config_name)  # before Hydra composes: config nodes made from registries
-
     @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name=config_name)
     def _hydra_main(cfg: DictConfig) -> Any:
         try:
@@ -82,6 +80,9 @@ def hydra_entry(config_name: str, job_type: str, task: Task) -> Callable[[], Any
         return figures.get(cfg.get("optimized_metric")) if cfg.get("optimized_metric") else None
 
     def main() -> Any:
+        # Before Hydra composes: the config nodes made from the registries, including parts
+        # registered after this module was imported (a plugin, the README's examples).
+        register_configs(config_name)
         try:
             check_group_choices(sys.argv[1:])
         except ConfigChoiceError as err:

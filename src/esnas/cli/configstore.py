@@ -10,18 +10,40 @@ primary config composes it, and a new metric needs no config file at all. Studie
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from hydra.core.config_store import ConfigStore
 
 from esnas.metrics import METRICS
+from esnas.search.strategy import STRATEGIES, EngineSettings, strategy_options
+from esnas.spaces.base import SPACES
+from esnas.utils.config import config_dir
+from esnas.utils.schema import signature_options
+
+
+def _has_file(group: str, name: str) -> bool:
+    """Whether ``conf/<group>/<name>.yaml`` exists (Hydra would merge a stored node into it)."""
+    return (config_dir() / group / f"{name}.yaml").exists()
 
 
 def register_configs(config_name: str = "") -> None:
-    """Stores ``metric/<name>`` for every registered metric and, for ``esnas-study`` (whose
-    studies import scipy and every table's code), ``study/<name>`` for every study. Calling it
-    again stores the same nodes again."""
+    """Stores ``metric/<name>`` for every registered metric; ``space/<name>`` and
+    ``strategy/<name>`` for every space and strategy that has no YAML file in ``conf/`` (a
+    file keeps its comments and tuned defaults; a new space or strategy needs none); and, for
+    ``esnas-study`` (whose studies import scipy and every table's code), ``study/<name>`` for
+    every study. Calling it again stores them again."""
     store = ConfigStore.instance()
     for name in METRICS.names():
         store.store(group="metric", name=name, node=METRICS.get(name).options_schema())
+    for name in SPACES.names():
+        if not _has_file("space", name):
+            cls = SPACES.get(name)
+            node = {"_target_": f"{cls.__module__}.{cls.__qualname__}"}
+            store.store(group="space", name=name, node=node | signature_options(cls.__init__, 1))
+    for name in STRATEGIES.names():
+        if not _has_file("strategy", name):
+            options = asdict(EngineSettings()) | strategy_options(STRATEGIES.get(name))
+            store.store(group="strategy", name=name, node={"name": name} | options)
     if config_name == "study":
         from esnas.studies import STUDIES
 
