@@ -57,6 +57,7 @@ bench: ## Benchmarks: ms per NB201 cell of every metric (median of 20 cells), CL
 		$(if $(FREEREA),study.freerea=$(FREEREA)) \
 		$(if $(BENCH_METRICS),'study.metrics=[$(subst $(space),$(comma),$(strip $(BENCH_METRICS)))]') \
 		torch_threads=null logger=none $(BENCH_ARGS)
+	$(TEST_ENV) $(BIN)/esnas-study study=bench_space_cost logger=none
 	$(TEST_ENV) $(BIN)/esnas-study study=bench_startup logger=none
 	env -u OMP_NUM_THREADS $(TEST_ENV) $(BIN)/esnas-study study=bench_threads torch_threads=null logger=none
 

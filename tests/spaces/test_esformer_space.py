@@ -4,7 +4,6 @@ analytic cost model against the built model and ``FlopCounterMode``."""
 from __future__ import annotations
 
 import random
-import time
 from pathlib import Path
 
 import pytest
@@ -187,15 +186,6 @@ def test_offspring_always_build_and_run(seed: int) -> None:
         model = s.build(g).eval()
         with torch.no_grad():
             assert model(torch.randn(1, *s.input_shape)).shape == (1, 3)
-
-
-def test_cost_model_is_fast(space: ESFormerSpace) -> None:
-    rng = random.Random(0)
-    gs = [space.sample_any(rng) for _ in range(2000)]
-    t0 = time.perf_counter()
-    for g in gs:
-        space.cost(g)
-    assert (time.perf_counter() - t0) / len(gs) < 200e-6  # ~20 µs here; loose for busy CI
 
 
 @pytest.mark.parametrize("op", esformer_blocks.ALL_OPS)

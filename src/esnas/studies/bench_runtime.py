@@ -8,6 +8,9 @@ Run: ``make bench`` (start-up and threads) and ``make bench-train``.
   batch 64, 1 init, each configuration its own processes, 2 at once for the "2 jobs" rows) at
   torch's default thread count and at ``torch_threads=auto``. The "2 jobs" rows are what a
   multirun with ``launcher=joblib`` or a neighbour's job does.
+* ``bench_space_cost``: µs per analytic ``space.cost`` of each registered space (median of
+  ``repeats`` passes over ``genomes`` sampled genomes): the search prices thousands of
+  candidates, so the cost model must stay far below a model build (~100 ms for ESFormer).
 * ``bench_train``: training and inference img/s and peak memory of ESFormers vs timm's mobile
   references, every model in its own process (clean peak-memory figures), same batch,
   resolution and precision, the recipe's AdamW step and channels_last. Peak memory is
@@ -71,6 +74,31 @@ def bench_startup(ctx: RunContext, repeats: int = 3) -> dict[str, float]:
         for name, argv in rows:
             figures[f"seconds/{name}"] = seconds = _median_seconds(argv, repeats, env, root)
             print(f"{name:<28} {seconds:8.2f}")
+    return figures
+
+
+@register_study("bench_space_cost")
+def bench_space_cost(ctx: RunContext, genomes: int = 2000, repeats: int = 3) -> dict[str, float]:
+    """Prints µs per ``cost`` call of every registered space, unbudgeted genomes."""
+    import random
+
+    import esnas.spaces  # noqa: F401  # registers every space
+    from esnas.spaces.base import SPACES
+
+    print(f"| space | µs per cost (median of {repeats} x {genomes} genomes) |\n|---|---:|")
+    figures = {}
+    for name in SPACES.names():
+        space = SPACES.get(name)()
+        rng = random.Random(0)
+        sample = [space.sample_any(rng) for _ in range(genomes)]
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            for genome in sample:
+                space.cost(genome)
+            times.append((time.perf_counter() - t0) / genomes * 1e6)
+        figures[f"us/{name}"] = statistics.median(times)
+        print(f"| {name} | {figures[f'us/{name}']:.1f} |")
     return figures
 
 

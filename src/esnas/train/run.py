@@ -74,7 +74,7 @@ def _instantiate_all(node: DictConfig | None) -> list[Any]:
 
 def _finish_wandb(loggers: list[Logger], ctx: RunContext) -> None:
     """Finishes a W&B run the Lightning logger opened itself (the run logger closes its own)."""
-    own = getattr(ctx.logger, "run", None)
+    own = ctx.logger.run
     for lg in loggers:
         if isinstance(lg, WandbLogger) and lg._experiment is not None and lg._experiment is not own:
             lg._experiment.finish()

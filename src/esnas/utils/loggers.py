@@ -21,6 +21,9 @@ log = get_logger(__name__)
 class RunLogger:
     """Base backend: every call is a no-op, so subclasses override only what they store."""
 
+    #: The backend's own run object, where it has one (the W&B run), else ``None``.
+    run: Any = None
+
     def __init__(self, output_dir: str | os.PathLike, job_type: str = "run", **_: Any) -> None:
         self.output_dir = Path(output_dir)
         self.job_type = job_type
