@@ -140,7 +140,7 @@ class SearchSpace(abc.ABC):
 
     @abc.abstractmethod
     def decode(self, arch: str) -> Hashable:
-        """Inverse of :meth:`encode`; raises ``ValueError`` naming the valid format."""
+        """Inverse of :meth:`encode`; raises :class:`EsnasInputError` naming the valid format."""
 
     @abc.abstractmethod
     def cost(self, genome: Hashable) -> Cost:
