@@ -15,10 +15,10 @@ from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any
 
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from esnas.components import build
 from esnas.metrics.base import METRICS, metric_items, metric_name
 from esnas.scoring.cache import open_cache
 from esnas.scoring.scorer import BUILD_LABEL, Scorer, make_probe
@@ -131,7 +131,7 @@ def default_fitness() -> tuple[list[str], str]:
 def score_task(ctx: RunContext) -> dict[str, Any]:
     """Scores the selected architectures and writes ``cfg.output`` (CSV)."""
     cfg = ctx.cfg
-    space: SearchSpace = instantiate(cfg.space)
+    space: SearchSpace = build("space", cfg.space)
     metrics = metric_spec(cfg)
     output = Path(cfg.output)
     if output.suffix != ".csv":

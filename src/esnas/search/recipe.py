@@ -16,9 +16,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from esnas.components import build
 from esnas.search import baselines as _baselines  # noqa: F401  (registers strategies)
 from esnas.search import cyclic as _cyclic  # noqa: F401
 from esnas.search.checkpoint import (
@@ -33,7 +33,6 @@ from esnas.search.fitness import fitness
 from esnas.search.outputs import plot_pareto, plot_trajectory, write_best, write_history
 from esnas.search.records import PHASES, history_columns, history_rows
 from esnas.search.strategy import (
-    STRATEGIES,
     EngineSettings,
     Strategy,
     check_strategy_options,
@@ -139,15 +138,15 @@ class SearchRecipe:
         exists and ``cfg.resume`` is true."""
         self.cfg = cfg
         self.output_dir.mkdir(parents=True, exist_ok=True)
-        self.space = instantiate(cfg.space)
+        self.space = build("space", cfg.space)
         self.constraints = Constraints(self.space)
         strategy_cfg = OmegaConf.to_container(cfg.strategy, resolve=True)
         assert isinstance(strategy_cfg, dict)
-        name = strategy_cfg.pop("name", None) or "cyclic"
-        strategy_cls = STRATEGIES.get(name)  # unknown name: one line listing the choices
+        name = strategy_cfg["name"] = strategy_cfg.get("name") or "cyclic"
         budget = cfg.budget
-        settings, strategy_cfg = EngineSettings.split(strategy_cfg)
-        check_strategy_options(name, strategy_cfg)
+        # Checked before the scorer is built: an unknown name or option fails at once.
+        settings, own = EngineSettings.split({k: v for k, v in strategy_cfg.items() if k != "name"})
+        check_strategy_options(name, own)
         combine, unique = settings.combine, settings.unique
         self.checkpoint_every = int(settings.checkpoint_every)
         self.rescore_top = int(settings.rescore.get("top") or 0)
@@ -164,7 +163,7 @@ class SearchRecipe:
             combine=combine,
             unique=unique,
         )
-        self.strategy: Strategy = strategy_cls(self.engine, name=name, **strategy_cfg)
+        self.strategy: Strategy = build("strategy", strategy_cfg, engine=self.engine)
         labels = self.scorer.labels
         missing = sorted(self.strategy.needed_metrics() - set(labels))
         if missing:

@@ -24,10 +24,10 @@ from typing import Any
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.initialize import get_gh_backup, restore_gh_from_backup
-from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 
 from esnas.cli.configstore import register_configs
+from esnas.components import build
 from esnas.search.recipe import SearchRecipe, build_scorer
 from esnas.spaces.nb201 import NB201GroundTruth
 from esnas.studies.base import register_study
@@ -117,7 +117,7 @@ def nb201_search(
                     )
                     seed_everything(seed)
                     if scorer is None:
-                        scorer = build_scorer(cfg, instantiate(cfg.space))
+                        scorer = build_scorer(cfg, build("space", cfg.space))
                     recipe = SearchRecipe(run, RunLogger(run), scorer)
                     try:
                         recipe.setup(cfg)

@@ -1,0 +1,98 @@
+"""One way to build a pluggable part from its config node: ``build(kind, node)``.
+
+Every search-side kind is a registry of named parts whose config node comes from the part's
+signature (``esnas.cli.configstore``): spaces, metrics, strategies, fitness aggregators and
+studies, plus timm's registry for model families. A node names its part with ``name:``, or,
+for spaces (and any node that has one), with a ``_target_`` that Hydra instantiates, so YAML
+written for ``hydra.utils.instantiate`` builds here too. Training's Lightning parts
+(optimiser, scheduler, data, trainer, loggers) stay plain ``_target_`` nodes, as in
+lightning-hydra-template.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from esnas.utils.registry import Registry
+
+Builder = Callable[..., Any]
+BUILDERS: Registry[Builder] = Registry("component kind")
+
+
+def build(kind: str, node: Mapping[str, Any] | DictConfig, **context: Any) -> Any:
+    """Builds the part of ``kind`` (``space``, ``strategy``, ``metric``, ``fitness``,
+    ``study``, ``model``) that ``node`` describes; ``context`` is what the kind needs besides
+    its config (a strategy's ``engine``). An unknown kind or name is a one-line error."""
+    builder = BUILDERS.get(kind)
+    if isinstance(node, DictConfig):
+        node = OmegaConf.to_container(node, resolve=True)
+    return builder(dict(node), **context)
+
+
+def _name(kind: str, node: dict[str, Any]) -> str:
+    from esnas.utils.errors import EsnasInputError
+
+    name = node.pop("name", None)
+    if not name:
+        raise EsnasInputError(f"a {kind} node needs a name (or a _target_); got {node}")
+    return str(name)
+
+
+@BUILDERS.register("space")
+def _space(node: dict[str, Any]) -> Any:
+    from hydra.utils import instantiate
+
+    from esnas.spaces.base import SPACES
+
+    if "_target_" in node:
+        return instantiate(node)
+    return SPACES.get(_name("space", node))(**node)
+
+
+@BUILDERS.register("strategy")
+def _strategy(node: dict[str, Any], engine: Any) -> Any:
+    """The strategy without its engine settings (the recipe gives those to the engine)."""
+    from esnas.search.strategy import STRATEGIES, EngineSettings, check_strategy_options
+
+    name = _name("strategy", node)
+    _, own = EngineSettings.split(node)
+    check_strategy_options(name, own)
+    return STRATEGIES.get(name)(engine, name=name, **own)
+
+
+@BUILDERS.register("metric")
+def _metric(node: dict[str, Any]) -> Any:
+    """``fn(model, ctx) -> float`` with the node's options bound."""
+    from esnas.metrics import METRICS
+
+    return METRICS.get(_name("metric", node)).bind(node)
+
+
+@BUILDERS.register("fitness")
+def _fitness(node: dict[str, Any]) -> Any:
+    """The aggregator: columns of scores → one fitness per individual."""
+    from esnas.search.fitness import COMBINERS
+
+    return COMBINERS.get(_name("fitness", node))
+
+
+@BUILDERS.register("study")
+def _study(node: dict[str, Any]) -> Any:
+    """``run(ctx) -> figures`` with the node's options bound."""
+    from esnas.studies import STUDIES
+
+    return partial(STUDIES.get(_name("study", node)).run, options=node)
+
+
+@BUILDERS.register("model")
+def _model(node: dict[str, Any]) -> Any:
+    """A timm model (``esformer_*`` included) with the node's keyword arguments."""
+    import timm
+
+    import esnas.models.esformer  # noqa: F401  # registers the esformer_* entry points
+
+    return timm.create_model(_name("model", node), **node)
