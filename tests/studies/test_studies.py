@@ -55,3 +55,20 @@ def test_nb201_correlation_runs_small_and_names_its_command(run_config, tmp_path
     assert out.with_suffix(".png").stat().st_size > 0
     summary = json.loads((Path(cfg.paths.output_dir) / "summary.json").read_text())
     assert summary["status"] == "completed"
+
+
+def test_score_cells_logs_each_metric_and_reads_the_cache_on_a_rerun(caplog) -> None:
+    from esnas.scoring import ScoreCache
+    from esnas.spaces import NB201Space
+    from esnas.studies.common import probe_config, score_cells
+
+    space, cache = NB201Space("cifar10"), ScoreCache(None)
+    probe = probe_config({"batch_size": 2, "num_inits": 1})
+    metrics = {"params": {}}
+    with caplog.at_level("INFO", logger="esnas.studies.common"):
+        first = score_cells(space, [0, 7], metrics, cache, probe_cfg=probe)
+        again = score_cells(space, [0, 7], metrics, cache, probe_cfg=probe)
+    assert first == again and set(first["params"]) == {0, 7}
+    lines = [r.getMessage() for r in caplog.records]
+    assert "cifar10 params: 2 cells (0 from the cache)" in lines[0]
+    assert "cifar10 params: 2 cells (2 from the cache)" in lines[1]

@@ -7,6 +7,7 @@ reads instead of scoring and an interrupted study resumes.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from esnas.scoring import ScoreCache, Scorer, make_probe
 from esnas.search.fitness import COMBINERS
 from esnas.spaces import NB201Space
 from esnas.utils.commands import rerun_command
-from esnas.utils.console import progress_bar
+from esnas.utils.console import get_logger, progress_bar
 from esnas.utils.errors import EsnasInputError
 from esnas.utils.task import RunContext, _overrides
 
@@ -34,6 +35,7 @@ PROBE: dict[str, Any] = {
     "device": "cpu",
 }
 Scores = dict[str, dict[int, tuple[float, float]]]  # {label: {index: (score, seconds)}}
+log = get_logger(__name__)
 
 
 def study_command() -> str:
@@ -95,22 +97,29 @@ def score_cells(
     probe_cfg: Mapping[str, Any] = PROBE,
 ) -> Scores:
     """``{label+suffix: {index: (score, seconds)}}`` for every metric on every cell
-    (``cached_only``: only the cells already in the cache)."""
+    (``cached_only``: only the cells already in the cache). A bar in a terminal; a log line
+    per metric otherwise, so a study running hours in the background shows where it is."""
     out: Scores = {}
     probe = make_probe(probe_cfg, space, **(probe_overrides or {}))
     with progress_bar() as bar:
         for label, options in metrics.items():
             scorer = Scorer(space, {label: dict(options)}, probe, cache)
             task = bar.add_task(f"{space.dataset} {label}{suffix}", total=len(indices))
-            values = {}
+            values, hits, t0 = {}, 0, time.perf_counter()
             for i in indices:
                 genome = space.from_index(i)
                 bar.advance(task)
-                if cached_only and label not in scorer.lookup(genome):
+                cached = label in scorer.lookup(genome)
+                if cached_only and not cached:
                     continue
+                hits += cached
                 value = scorer.score(genome)[label]
                 values[i] = (value, scorer.seconds(space.encode(genome))[label])
             out[label + suffix] = values
+            log.info(
+                "%s %s%s: %d cells (%d from the cache) in %.0f s",
+                space.dataset, label, suffix, len(values), hits, time.perf_counter() - t0,
+            )  # fmt: skip
     return out
 
 
