@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import ClassVar
 
 import pytest
 import torch
@@ -51,10 +52,47 @@ def test_metric_fitness_study_and_model_build_by_name() -> None:
 
 
 def test_unknown_kinds_and_names_are_one_line_errors() -> None:
-    assert {"space", "strategy", "metric", "fitness", "study", "model"} <= set(BUILDERS.names())
+    assert {"space", "strategy", "metric", "fitness", "study", "model", "logger"} <= set(
+        BUILDERS.names()
+    )
     with pytest.raises(UnknownNameError, match="unknown component kind 'spce'; valid: "):
         build("spce", {"name": "nb201"})
     with pytest.raises(UnknownNameError, match="unknown space 'nb2001'"):
         build("space", {"name": "nb2001"})
     with pytest.raises(EsnasInputError, match="needs a name"):
         build("fitness", {})
+
+
+def test_a_run_logger_builds_by_name_or_target_alike(tmp_path) -> None:
+    from esnas.utils.loggers import LOGGERS, DiskRunLogger
+
+    run = {"output_dir": str(tmp_path), "job_type": "search", "run_config": {"a": 1}}
+    by_name = build("logger", {"name": "csv"}, **run)
+    by_target = build("logger", {"_target_": "esnas.utils.loggers.DiskRunLogger"}, **run)
+    assert type(by_name) is type(by_target) is DiskRunLogger
+    assert by_name.output_dir == tmp_path and by_name.job_type == "search"
+    assert {"none", "csv", "wandb"} <= set(LOGGERS.names())
+    with pytest.raises(UnknownNameError, match="unknown run logger 'wandbb'; valid: csv, none"):
+        build("logger", {"name": "wandbb"}, **run)
+
+
+def test_a_registered_run_logger_is_a_config_choice_without_yaml(run_config, monkeypatch) -> None:
+    from esnas.utils import loggers
+    from esnas.utils.task import run_task
+
+    class Remembering(loggers.RunLogger):
+        seen: ClassVar[list] = []
+
+        def __init__(self, output_dir, job_type: str = "run", prefix: str = "x", **_) -> None:
+            super().__init__(output_dir, job_type)
+            self.prefix = prefix
+            Remembering.seen.append(self)
+
+        def log_summary(self, figures) -> None:
+            self.figures = {f"{self.prefix}/{k}": v for k, v in figures.items()}
+
+    monkeypatch.setitem(loggers.LOGGERS._items, "remembering", Remembering)
+    cfg = run_config("score", ["logger=remembering", "logger.prefix=p"])
+    assert dict(cfg.logger) == {"name": "remembering", "prefix": "p"}
+    assert run_task(cfg, "score", lambda ctx: {"a": 1}) == {"a": 1}
+    assert [r.figures for r in Remembering.seen] == [{"p/a": 1}]

@@ -1,12 +1,12 @@
 """One way to build a pluggable part from its config node: ``build(kind, node)``.
 
 Every search-side kind is a registry of named parts whose config node comes from the part's
-signature (``esnas.cli.configstore``): spaces, metrics, strategies, fitness aggregators and
-studies, plus timm's registry for model families. A node names its part with ``name:``, or,
-for spaces (and any node that has one), with a ``_target_`` that Hydra instantiates, so YAML
-written for ``hydra.utils.instantiate`` builds here too. Training's Lightning parts
-(optimiser, scheduler, data, trainer, loggers) stay plain ``_target_`` nodes, as in
-lightning-hydra-template.
+signature (``esnas.cli.configstore``): spaces, metrics, strategies, fitness aggregators,
+studies and run loggers, plus timm's registry for model families. A node names its part with
+``name:``, or, for spaces and loggers (and any node that has one), with a ``_target_`` that
+Hydra instantiates, so YAML written for ``hydra.utils.instantiate`` builds here too.
+Training's Lightning parts (optimiser, scheduler, data, trainer, Lightning loggers) stay plain
+``_target_`` nodes, as in lightning-hydra-template.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ BUILDERS: Registry[Builder] = Registry("component kind")
 
 def build(kind: str, node: Mapping[str, Any] | DictConfig, **context: Any) -> Any:
     """Builds the part of ``kind`` (``space``, ``strategy``, ``metric``, ``fitness``,
-    ``study``, ``model``) that ``node`` describes; ``context`` is what the kind needs besides
-    its config (a strategy's ``engine``). An unknown kind or name is a one-line error."""
+    ``study``, ``model``, ``logger``) that ``node`` describes; ``context`` is what the kind
+    needs besides its config (a strategy's ``engine``, a logger's run folder). An unknown kind
+    or name is a one-line error."""
     builder = BUILDERS.get(kind)
     if isinstance(node, DictConfig):
         node = OmegaConf.to_container(node, resolve=True)
@@ -96,3 +97,15 @@ def _model(node: dict[str, Any]) -> Any:
     import esnas.models.esformer  # noqa: F401  # registers the esformer_* entry points
 
     return timm.create_model(_name("model", node), **node)
+
+
+@BUILDERS.register("logger")
+def _logger(node: dict[str, Any], **run: Any) -> Any:
+    """The run logger, given its run (``output_dir``, ``job_type``, ``run_config``)."""
+    from hydra.utils import instantiate
+
+    from esnas.utils.loggers import LOGGERS
+
+    if "_target_" in node:  # partial: the run's config holds `_target_`s Hydra must not build
+        return instantiate(node, _partial_=True)(**run)
+    return LOGGERS.get(_name("logger", node))(**node, **run)

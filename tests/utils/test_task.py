@@ -38,7 +38,7 @@ class RecordingLogger(RunLogger):
 @pytest.fixture
 def recording_logger(monkeypatch: pytest.MonkeyPatch) -> type[RecordingLogger]:
     RecordingLogger.instances.clear()
-    monkeypatch.setattr(task_module, "instantiate", lambda cfg, **kw: RecordingLogger)
+    monkeypatch.setattr(task_module, "build", lambda kind, node, **run: RecordingLogger(**run))
     return RecordingLogger
 
 

@@ -18,6 +18,7 @@ from esnas.metrics import METRICS
 from esnas.search.strategy import STRATEGIES, EngineSettings, strategy_options
 from esnas.spaces.base import SPACES
 from esnas.utils.config import config_dir
+from esnas.utils.loggers import LOGGERS
 from esnas.utils.schema import signature_options
 
 
@@ -27,9 +28,10 @@ def _has_file(group: str, name: str) -> bool:
 
 
 def register_configs(config_name: str = "") -> None:
-    """Stores ``metric/<name>`` for every registered metric; ``space/<name>`` and
-    ``strategy/<name>`` for every space and strategy that has no YAML file in ``conf/`` (a
-    file keeps its comments and tuned defaults; a new space or strategy needs none); and, for
+    """Stores ``metric/<name>`` for every registered metric; ``space/<name>``,
+    ``strategy/<name>`` and ``logger/<name>`` for every space, strategy and run logger that has
+    no YAML file in ``conf/`` (a file keeps its comments and tuned defaults; a new part needs
+    none); and, for
     ``esnas-study`` (whose studies import scipy and every table's code), ``study/<name>`` for
     every study. Calling it again stores them again."""
     store = ConfigStore.instance()
@@ -44,6 +46,13 @@ def register_configs(config_name: str = "") -> None:
         if not _has_file("strategy", name):
             options = asdict(EngineSettings()) | strategy_options(STRATEGIES.get(name))
             store.store(group="strategy", name=name, node={"name": name} | options)
+    for name in LOGGERS.names():
+        if not _has_file("logger", name):
+            cls = LOGGERS.get(name)
+            options = signature_options(cls.__init__, 1)
+            for run_arg in ("output_dir", "job_type", "run_config"):  # given by the run
+                options.pop(run_arg, None)
+            store.store(group="logger", name=name, node={"name": name} | options)
     if config_name == "study":
         from esnas.studies import STUDIES
 

@@ -1,7 +1,8 @@
 """A tiny run-logger protocol with W&B, disk (CSV) and no-op backends.
 
 Search and scoring code log through :class:`RunLogger` only, so tests run with the disk
-backend and no W&B at all, and a user switches with ``logger=wandb|csv|none``.
+backend and no W&B at all, and a user switches with ``logger=wandb|csv|none``. A new backend
+registers itself (``@LOGGERS.register("mine")``) and is selected with ``logger=mine``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from esnas.utils.atomic import atomic_open, write_json_atomic, write_text_atomic
 from esnas.utils.console import get_logger
+from esnas.utils.registry import Registry
 
 log = get_logger(__name__)
 
@@ -47,10 +49,15 @@ class RunLogger:
         """Finishes the run; always called, also after an exception (``exit_code != 0``)."""
 
 
+LOGGERS: Registry[type[RunLogger]] = Registry("run logger")
+
+
+@LOGGERS.register("none")
 class NullRunLogger(RunLogger):
     """``logger=none``: records nothing beyond the run folder's summary.json."""
 
 
+@LOGGERS.register("csv")
 class DiskRunLogger(RunLogger):
     """``logger=csv``: scalars to ``metrics.csv`` (long format, crash-safe appends), tables
     to ``tables/<name>.csv``, and an index of images and artifacts in ``artifacts.json``."""
@@ -92,6 +99,7 @@ class DiskRunLogger(RunLogger):
 WANDB_ID_FILE = "wandb_run_id"
 
 
+@LOGGERS.register("wandb")
 class WandbRunLogger(RunLogger):
     """``logger=wandb``: one W&B run per job, offline by default, always finished.
 

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from esnas.components import build
 from esnas.utils.atomic import write_json_atomic
 from esnas.utils.commands import command_key, rerun_command
 from esnas.utils.config import config_hash
@@ -172,12 +172,8 @@ def run_task(
         summary["seed"] = seed_everything(config_int(cfg, "seed"))
         summary["torch_threads"] = apply_torch_threads(cfg.get("torch_threads", "auto"))
         resolved = OmegaConf.to_container(cfg, resolve=True)
-        make_logger = (
-            instantiate(cfg.logger, _partial_=True)  # partial: run_config holds `_target_`s
-            if is_rank_zero()
-            else NullRunLogger
-        )
-        logger = make_logger(output_dir=str(out), job_type=job_type, run_config=resolved)
+        run = {"output_dir": str(out), "job_type": job_type, "run_config": resolved}
+        logger = build("logger", cfg.logger, **run) if is_rank_zero() else NullRunLogger(**run)
         ctx = RunContext(cfg=cfg, output_dir=out, logger=logger, job_type=job_type)
         figures = dict(fn(ctx) or {})
         summary.update(status=ctx.status, figures=figures)
