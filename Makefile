@@ -42,13 +42,13 @@ test-gpu: ## GPU tests only (needs CUDA)
 
 .PHONY: lint
 lint: ## ruff lint + format check
-	$(BIN)/ruff check src tests experiments
-	$(BIN)/ruff format --check src tests experiments
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
 
 .PHONY: format
 format: ## ruff autofix + format
-	$(BIN)/ruff check --fix src tests experiments
-	$(BIN)/ruff format src tests experiments
+	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests
 
 .PHONY: bench
 bench: ## Benchmarks: ms per NB201 cell of every metric (median of 20 cells), CLI start-up, threads (FREEREA=<checkout>: FreeREA's own functions beside; BENCH_METRICS="a b": only those)

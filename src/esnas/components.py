@@ -3,10 +3,10 @@
 Every search-side kind is a registry of named parts whose config node comes from the part's
 signature (``esnas.cli.configstore``): spaces, metrics, strategies, fitness aggregators,
 studies and run loggers, plus timm's registry for model families. A node names its part with
-``name:``, or, for spaces and loggers (and any node that has one), with a ``_target_`` that
-Hydra instantiates, so YAML written for ``hydra.utils.instantiate`` builds here too.
-Training's Lightning parts (optimiser, scheduler, data, trainer, Lightning loggers) stay plain
-``_target_`` nodes, as in lightning-hydra-template.
+``name:``, or, for spaces and loggers, with a ``_target_`` that Hydra instantiates, so YAML
+written for ``hydra.utils.instantiate`` builds here too. Training's Lightning parts
+(optimiser, scheduler, data, trainer, Lightning loggers) stay plain ``_target_`` nodes, as in
+lightning-hydra-template.
 """
 
 from __future__ import annotations
@@ -34,13 +34,26 @@ def build(kind: str, node: Mapping[str, Any] | DictConfig, **context: Any) -> An
     return builder(dict(node), **context)
 
 
-def _name(kind: str, node: dict[str, Any]) -> str:
+def _name(kind: str, node: dict[str, Any], target: bool = False) -> str:
     from esnas.utils.errors import EsnasInputError
 
     name = node.pop("name", None)
     if not name:
-        raise EsnasInputError(f"a {kind} node needs a name (or a _target_); got {node}")
+        needs = "a name (or a _target_)" if target else "a name"
+        raise EsnasInputError(f"a {kind} node needs {needs}; got {node}")
     return str(name)
+
+
+def _no_options(kind: str, name: str, node: dict[str, Any], valid: Any = ()) -> None:
+    """A one-line error for options ``name`` does not take (``valid``: those it does)."""
+    from esnas.utils.errors import EsnasInputError
+
+    unknown = sorted(set(node) - set(valid))
+    if unknown:
+        takes = ", ".join(valid) if valid else "none"
+        raise EsnasInputError(
+            f"{kind} {name!r} has no option(s) {', '.join(unknown)}; valid: {takes}"
+        )
 
 
 @BUILDERS.register("space")
@@ -51,7 +64,7 @@ def _space(node: dict[str, Any]) -> Any:
 
     if "_target_" in node:
         return instantiate(node)
-    return SPACES.get(_name("space", node))(**node)
+    return SPACES.get(_name("space", node, target=True))(**node)
 
 
 @BUILDERS.register("strategy")
@@ -78,15 +91,22 @@ def _fitness(node: dict[str, Any]) -> Any:
     """The aggregator: columns of scores → one fitness per individual."""
     from esnas.search.fitness import COMBINERS
 
-    return COMBINERS.get(_name("fitness", node))
+    name = _name("fitness", node)
+    combiner = COMBINERS.get(name)
+    _no_options("fitness", name, node)
+    return combiner
 
 
 @BUILDERS.register("study")
 def _study(node: dict[str, Any]) -> Any:
     """``run(ctx) -> figures`` with the node's options bound."""
     from esnas.studies import STUDIES
+    from esnas.utils.schema import signature_options
 
-    return partial(STUDIES.get(_name("study", node)).run, options=node)
+    name = _name("study", node)
+    info = STUDIES.get(name)
+    _no_options("study", name, node, signature_options(info.fn, 1))
+    return partial(info.run, options=node)
 
 
 @BUILDERS.register("model")
@@ -95,8 +115,15 @@ def _model(node: dict[str, Any]) -> Any:
     import timm
 
     import esnas.models.esformer  # noqa: F401  # registers the esformer_* entry points
+    from esnas.utils.registry import UnknownNameError
 
-    return timm.create_model(_name("model", node), **node)
+    name = _name("model", node)
+    if not timm.is_model(name):
+        raise UnknownNameError(
+            f"unknown model {name!r}; valid: a timm model name, e.g. "
+            f"{', '.join(timm.list_models('esformer*'))}"
+        )
+    return timm.create_model(name, **node)
 
 
 @BUILDERS.register("logger")
@@ -108,4 +135,4 @@ def _logger(node: dict[str, Any], **run: Any) -> Any:
 
     if "_target_" in node:  # partial: the run's config holds `_target_`s Hydra must not build
         return instantiate(node, _partial_=True)(**run)
-    return LOGGERS.get(_name("logger", node))(**node, **run)
+    return LOGGERS.get(_name("logger", node, target=True))(**node, **run)

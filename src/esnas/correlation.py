@@ -56,9 +56,9 @@ def labels_of(truth: Path, key: str, figure: str, replicate: str = "seed") -> di
         raise EsnasInputError(f"{truth} needs columns {key!r} and {figure!r}")
     best: dict[str, tuple[float, float]] = {}
     for r in rows:
-        rep = float(r.get(replicate) or 0)
+        rep = _number(truth, replicate, r.get(replicate) or 0)
         if r[key] not in best or rep < best[r[key]][0]:
-            best[r[key]] = (rep, float(r[figure]))
+            best[r[key]] = (rep, _number(truth, figure, r[figure]))
     return {_arch(k): v for k, (_, v) in best.items()}
 
 
@@ -90,7 +90,20 @@ def _columns(spec: Path) -> dict[str, dict[str, float]]:
     if not rows or "arch" not in rows[0]:
         raise EsnasInputError(f"{path} is not an esnas-score CSV (no 'arch' column)")
     names = [c for c in rows[0] if c not in NOT_SCORES and not c.endswith("_seconds")]
-    return {c: {r["arch"]: float(r[c]) for r in rows if r[c] not in ("", None)} for c in names}
+    return {
+        c: {r["arch"]: _number(path, c, r[c]) for r in rows if r[c] not in ("", None)}
+        for c in names
+    }
+
+
+def _number(path: Path, column: str, value: object) -> float:
+    """A CSV cell as a float, else a one-line error naming the file and column."""
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise EsnasInputError(
+            f"{path}: column {column!r} holds {value!r}; valid: numbers (or empty)"
+        ) from None
 
 
 def _valid(v: float) -> bool:

@@ -39,7 +39,7 @@ from esnas.metrics.prepare import (
     reinit_,
     weight_modules,
 )
-from esnas.utils.errors import EsnasInputError
+from esnas.utils.errors import EsnasInputError, as_number
 from esnas.utils.floor import FLOOR, is_floor
 from esnas.utils.registry import Registry
 from esnas.utils.schema import signature_options, signature_schema
@@ -92,13 +92,9 @@ class Probe:
         check_choice("probe.dtype", self.dtype, tuple(DTYPES))
         check_choice("probe.bn_mode", self.bn_mode, BN_MODES)
         check_choice("probe.linear_init", self.linear_init, LINEAR_INITS)
-        for name in ("batch_size", "num_inits"):
-            if int(getattr(self, name)) < 1:
-                raise EsnasInputError(
-                    f"probe.{name}={getattr(self, name)!r} is invalid; valid: >= 1"
-                )
-        if int(self.seed) < 0:
-            raise EsnasInputError(f"probe.seed={self.seed!r} is invalid; valid: an int >= 0")
+        self.batch_size = as_number("probe.batch_size", self.batch_size, int, 1)
+        self.num_inits = as_number("probe.num_inits", self.num_inits, int, 1)
+        self.seed = as_number("probe.seed", self.seed, int, 0)
         if self.input == "batch":
             if not isinstance(self.batch, torch.Tensor) or self.batch.dim() < 2:
                 raise EsnasInputError(

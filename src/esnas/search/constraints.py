@@ -25,7 +25,8 @@ class Constraints:
     """The space's budget plus extra ``checks``.
 
     Args:
-        space: the search space (its budget is honoured through ``feasible`` and ``sample``).
+        space: the search space (its budget is honoured through ``within_budget`` on the cost
+            the engine computed anyway, and ``sample``).
         checks: extra hooks ``check(genome, cost) -> bool`` (e.g. a latency predictor).
         max_tries: samples :meth:`sample` draws before giving up on the checks.
     """

@@ -23,7 +23,7 @@ PHASE_COLOURS = {"init": "#999999", "topology": "#1f77b4", "size": "#d62728", "s
 def write_best(
     out: Path,
     best: Individual,
-    genome: Any,
+    genome: Mapping[str, Any] | None,
     space_info: Mapping[str, Any],
     extra: Mapping[str, Any],
     search: Mapping[str, Any] | None = None,
@@ -45,8 +45,8 @@ def write_best(
     best_json = out / "best.json"
     write_json_atomic(best_json, payload)
     arch_doc: dict[str, Any] = {"space": space_info.get("name"), "arch": best.arch}
-    if hasattr(genome, "to_dict"):
-        arch_doc["genome"] = genome.to_dict()
+    if genome is not None:
+        arch_doc["genome"] = dict(genome)
     arch_doc["space_config"] = dict(space_info)
     if search:
         arch_doc["search"] = dict(search)

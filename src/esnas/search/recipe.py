@@ -351,7 +351,7 @@ class SearchRecipe:
         best_json, best_yaml = write_best(
             out,
             best,
-            eng.genome(best_i),
+            self.space.genome_dict(eng.genome(best_i)),
             self.space.describe(),
             {
                 "fitness_metrics": strat.final_metrics,

@@ -14,7 +14,7 @@ from typing import Any
 from esnas.search.engine import Engine
 from esnas.search.fitness import COMBINERS
 from esnas.spaces.base import GeneGroup
-from esnas.utils.errors import EsnasInputError
+from esnas.utils.errors import EsnasInputError, as_number
 from esnas.utils.registry import Registry
 from esnas.utils.schema import signature_options
 
@@ -43,13 +43,8 @@ class EngineSettings:
 
     def __post_init__(self) -> None:
         COMBINERS.get(self.combine)  # unknown: one line naming the valid ones
-        if int(self.checkpoint_every) < 1:
-            raise EsnasInputError(
-                f"strategy.checkpoint_every={self.checkpoint_every!r} is invalid; valid: >= 1"
-            )
-        top = int((self.rescore or {}).get("top") or 0)
-        if top < 0:
-            raise EsnasInputError(f"strategy.rescore.top must be >= 0 (0 = off), got {top}")
+        as_number("strategy.checkpoint_every", self.checkpoint_every, int, 1)
+        as_number("strategy.rescore.top", self.rescore.get("top") or 0, int, 0)
 
     @classmethod
     def split(cls, node: Mapping[str, Any]) -> tuple[EngineSettings, dict[str, Any]]:
@@ -57,7 +52,12 @@ class EngineSettings:
         ``name``."""
         own = dict(node)
         taken = {key: own.pop(key) for key in ENGINE_SETTINGS if key in own}
-        taken["rescore"] = dict(taken.get("rescore") or {})
+        rescore = taken.get("rescore") or {}
+        if not isinstance(rescore, Mapping):
+            raise EsnasInputError(
+                f"strategy.rescore={rescore!r} is invalid; valid: {{top: <int>, probe: {{...}}}}"
+            )
+        taken["rescore"] = dict(rescore)
         return cls(**taken), own
 
 

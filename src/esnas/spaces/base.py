@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from torch import nn
 
-from esnas.utils.errors import EsnasInputError
+from esnas.utils.errors import EsnasInputError, as_number
 from esnas.utils.registry import Registry
 
 GeneGroup = Literal["topology", "size"]
@@ -47,8 +47,8 @@ class SearchSpace(abc.ABC):
     #: Number of genomes when the space is enumerable by index (then ``from_index`` exists).
     num_archs: int | None = None
     #: The budget at the space's input size (``None``: unbounded), the one place a search's
-    #: cost limit lives: :meth:`feasible` and :meth:`sample` honour it, and constructors take
-    #: it (``space.max_macs=...``).
+    #: cost limit lives: :meth:`within_budget` (a cost), :meth:`feasible` (a genome) and
+    #: :meth:`sample` honour it, and constructors take it (``space.max_macs=...``).
     max_macs: float | None = None
     max_params: float | None = None
     #: Draws :meth:`sample` makes before it gives up on the budget.
@@ -62,6 +62,14 @@ class SearchSpace(abc.ABC):
     @abc.abstractmethod
     def sample_any(self, rng: random.Random) -> Hashable:
         """A uniformly random valid genome, whatever its cost."""
+
+    def set_budget(
+        self, max_macs: float | None, max_params: float | None, max_tries: int = 10_000
+    ) -> None:
+        """Checks and sets the budget (constructors call it with their arguments)."""
+        self.max_macs = as_number("space.max_macs", max_macs, float, 0, optional=True)
+        self.max_params = as_number("space.max_params", max_params, float, 0, optional=True)
+        self.max_tries = as_number("space.max_tries", max_tries, int, 1)
 
     def sample(self, rng: random.Random) -> Hashable:
         """A random genome within the budget: :meth:`sample_any` by bounded rejection (one draw
@@ -96,7 +104,8 @@ class SearchSpace(abc.ABC):
         )
 
     def feasible(self, genome: Hashable) -> bool:
-        """Whether ``genome`` is within the budget (always, for an unbounded space)."""
+        """Whether ``genome`` is within the budget (always, for an unbounded space): for callers
+        without its cost at hand; the engine checks :meth:`within_budget` on the cost it has."""
         if self.max_macs is None and self.max_params is None:
             return True
         return self.within_budget(self.cost(genome))
@@ -161,8 +170,14 @@ class SearchSpace(abc.ABC):
     def has_group(self, group: GeneGroup) -> bool:
         return group in self.gene_groups
 
+    def genome_dict(self, genome: Hashable) -> dict[str, Any] | None:
+        """``genome`` as readable nested fields for ``best_arch.yaml`` where the canonical
+        string is not self-explanatory (ESFormer's stages); ``None``: the string says it all."""
+        return None
+
     def describe(self) -> dict[str, Any]:
-        """Plain-dict facts about the space for logs and result files."""
+        """Plain-dict facts about the space for logs and result files (part of the score
+        cache's key: a new field here is a cache miss for every score)."""
         return {"name": self.name, "gene_groups": list(self.gene_groups)}
 
     def ground_truth(self, genome: Hashable) -> dict[str, float]:

@@ -22,7 +22,7 @@ from torch import nn
 from esnas.models.esformer import ARCH_FORMAT, ESFormer, parse_arch
 from esnas.models.esformer_blocks import ALL_OPS, ATTN_TYPES, CONV_OPS
 from esnas.spaces.base import GENE_GROUPS, Cost, GeneGroup, SearchSpace, register_space
-from esnas.utils.errors import EsnasInputError
+from esnas.utils.errors import EsnasInputError, as_number
 
 STEM_WIDTHS: tuple[int, ...] = (16, 24, 32)
 HEAD_DIMS: tuple[int, ...] = (16, 32, 64)
@@ -172,15 +172,10 @@ class ESFormerSpace(SearchSpace):
         max_params: float | None = None,
         max_tries: int = 10_000,
     ) -> None:
-        if resolution < 32:
-            raise EsnasInputError(
-                f"resolution {resolution} too small; ESFormer needs >= 32 (stride 32)"
-            )
-        self.resolution = int(resolution)
-        self.num_classes = int(num_classes)
-        self.max_macs = None if max_macs is None else float(max_macs)
-        self.max_params = None if max_params is None else float(max_params)
-        self.max_tries = int(max_tries)
+        # ESFormer downsamples by 32, so a smaller input has no last stage
+        self.resolution = as_number("space.resolution", resolution, int, 32)
+        self.num_classes = as_number("space.num_classes", num_classes, int, 1)
+        self.set_budget(max_macs, max_params, max_tries)
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -347,6 +342,9 @@ class ESFormerSpace(SearchSpace):
         """Block counts: does the search pick attention, and how deep is the answer?"""
         ops = [op for stage in genome.blocks for op in stage]
         return {"attention_blocks": sum(op in ATTN_TYPES for op in ops), "blocks": len(ops)}
+
+    def genome_dict(self, genome: ESFormerGenome) -> dict[str, Any]:
+        return genome.to_dict()
 
     def describe(self) -> dict[str, Any]:
         return {

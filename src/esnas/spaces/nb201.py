@@ -155,9 +155,7 @@ class NATSDatasetSpace(SearchSpace):
     ) -> None:
         self.dataset = check_dataset(dataset)
         self._input_shape, self.num_classes = DATASETS[dataset]
-        self.max_macs = None if max_macs is None else float(max_macs)
-        self.max_params = None if max_params is None else float(max_params)
-        self.max_tries = int(max_tries)
+        self.set_budget(max_macs, max_params, max_tries)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(dataset={self.dataset!r})"

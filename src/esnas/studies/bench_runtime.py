@@ -121,6 +121,9 @@ def _ms_per_cell(threads: int, jobs: int, cwd: Path) -> list[float]:
             for job in range(jobs)
         ]
         outs = [p.communicate()[0] for p in procs]
+    failed = [p.args for p in procs if p.returncode]
+    if failed:
+        raise RuntimeError(f"bench_metrics job(s) failed (their stderr is above): {failed}")
     pattern = r"\(all metrics in one call\) \| ([\d.]+)"
     return [float(re.search(pattern, o).group(1)) for o in outs]
 

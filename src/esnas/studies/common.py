@@ -7,6 +7,7 @@ reads instead of scoring and an interrupted study resumes.
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -22,7 +23,7 @@ from esnas.search.fitness import COMBINERS
 from esnas.spaces import NB201Space
 from esnas.utils.commands import rerun_command
 from esnas.utils.console import get_logger, progress_bar
-from esnas.utils.errors import EsnasInputError
+from esnas.utils.errors import EsnasInputError, as_number
 from esnas.utils.task import RunContext, _overrides
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -65,6 +66,11 @@ def open_study_cache(ctx: RunContext) -> ScoreCache:
 def probe_config(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
     """:data:`PROBE` with ``overrides`` (e.g. ``{batch_size: 16, num_inits: 1}``); an unknown
     key is a one-line error naming the valid ones."""
+    if overrides is not None and not isinstance(overrides, Mapping):
+        raise EsnasInputError(
+            f"study.probe={overrides!r} is invalid; valid: null or a mapping of probe keys, "
+            f"e.g. '{{batch_size:16,num_inits:1}}'"
+        )
     overrides = dict(overrides or {})
     unknown = sorted(set(overrides) - set(PROBE))
     if unknown:
@@ -72,6 +78,16 @@ def probe_config(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
             f"study.probe has no key(s) {', '.join(unknown)}; valid: {', '.join(PROBE)}"
         )
     return {**PROBE, **overrides}
+
+
+def sample_indices(name: str, count: int, total: int, seed: int) -> list[int]:
+    """``count`` distinct indices of ``range(total)`` drawn with ``seed`` (the studies' shared
+    cell draw: the first ``k`` of a larger draw are the draw of ``k``); a count outside
+    ``0..total`` is a one-line error naming ``study.<name>``."""
+    count = as_number(f"study.{name}", count, int, 0)
+    if count > total:
+        raise EsnasInputError(f"study.{name}={count} is invalid; valid: 0..{total}")
+    return random.Random(seed).sample(range(total), count)
 
 
 def real_batch(hw: int, n: int = 64, offset: int = 0) -> torch.Tensor:

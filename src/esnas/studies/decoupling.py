@@ -16,7 +16,6 @@ Run: ``make reproduce-decoupling`` (``esnas-study study=decoupling ...``).
 
 from __future__ import annotations
 
-import random
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -33,6 +32,7 @@ from esnas.studies.common import (
     open_study_cache,
     probe_config,
     results_path,
+    sample_indices,
     score_cells,
     scoring_hours,
     study_command,
@@ -89,10 +89,10 @@ def decoupling(
     probe_cfg = probe_config(probe)
     t0 = time.perf_counter()
     nb201 = NB201Space("cifar10")
-    nb_idx = random.Random(seed).sample(range(NB201Space.num_archs), nb201_cells)
+    nb_idx = sample_indices("nb201_cells", nb201_cells, NB201Space.num_archs, seed)
     accuracy = dict(enumerate(NB201GroundTruth.load().test_accuracies("cifar10")))
     sss = NATSSizeSpace("cifar10")
-    sss_idx = random.Random(seed).sample(range(sss.num_archs), sss_archs)
+    sss_idx = sample_indices("sss_archs", sss_archs, sss.num_archs, seed)
     params = {i: sss.cost(sss.from_index(i)).params for i in sss_idx}
     cache = open_study_cache(ctx)
     try:

@@ -21,7 +21,6 @@ through the persistent score cache, shared with the other NB201 tables.
 from __future__ import annotations
 
 import itertools
-import random
 import statistics
 import time
 from pathlib import Path
@@ -39,6 +38,7 @@ from esnas.studies.common import (
     open_study_cache,
     real_batch,
     results_path,
+    sample_indices,
     score_cells,
     scoring_hours,
     study_command,
@@ -86,7 +86,7 @@ def es_sensitivity(
         cells=cells, seeds=seeds, sample_seed=sample_seed, metric=metric, out=results_path(ctx, out)
     )
     t0 = time.perf_counter()
-    indices = random.Random(sample_seed).sample(range(NB201Space.num_archs), cells)
+    indices = sample_indices("cells", cells, NB201Space.num_archs, sample_seed)
     space = NB201Space("cifar10")
     accuracy = dict(enumerate(NB201GroundTruth.load().test_accuracies("cifar10")))
     hw = space.input_shape[-1]

@@ -13,6 +13,7 @@ Run: ``make reproduce-esformer-family`` (``esnas-study study=esformer_family ...
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -35,19 +36,31 @@ REFERENCES = {
 }
 
 
-def search(budget: str, seed: int, runs: Path, extra: list[str]) -> dict:
-    """The ``best.json`` of a (finished or new) search at ``budget``."""
-    run_dir = runs / f"esformer_{budget}_s{seed}"
+def search(budget: str, seed: int, runs: Path, cache: list[str], extra: list[str]) -> dict:
+    """The ``best.json`` of a (finished or new) search at ``budget``; ``extra`` overrides get
+    a run folder of their own, so a finished search is reused only for the same overrides."""
+    run_dir = runs / run_name(budget, seed, extra)
     summary = run_dir / "summary.json"
     done = json.loads(summary.read_text()) if summary.exists() else {}
     if done.get("status") != "completed":
         cmd = [str(Path(sys.executable).parent / "esnas-search"),
                f"experiment=esformer_{budget}_search", f"seed={seed}", "logger=csv",
-               "budget.seconds=null", f"hydra.run.dir={run_dir}", *extra]  # fmt: skip
+               "budget.seconds=null", f"hydra.run.dir={run_dir}", *cache, *extra]  # fmt: skip
         proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ)
+        if proc.returncode == 2:  # the search's one-line input error: the study's input too
+            lines = proc.stderr.strip().splitlines() or ["(no message)"]
+            raise EsnasInputError(f"search {budget} (study.extra={extra}): {lines[-1]}")
         if proc.returncode:
             raise RuntimeError(f"search {budget} failed:\n{proc.stderr[-2000:]}")
     return json.loads((run_dir / "best.json").read_text())
+
+
+def run_name(budget: str, seed: int, extra: list[str]) -> str:
+    """``esformer_<budget>_s<seed>``, plus a hash of ``extra`` overrides when there are any."""
+    name = f"esformer_{budget}_s{seed}"
+    if extra:
+        name += "_" + hashlib.sha1("\n".join(extra).encode()).hexdigest()[:8]
+    return name
 
 
 def attention_blocks(arch: str) -> int:
@@ -91,7 +104,7 @@ def esformer_family(
         )
     runs = results_path(ctx, runs_dir)
     path = results_path(ctx, out).with_suffix(".md")
-    searches = [_cache_override(ctx.cfg.get("cache", {}).get("path")), *extra]
+    cache = [_cache_override(ctx.cfg.get("cache", {}).get("path"))]
     t0 = time.perf_counter()
     lines = [
         "# ESFormer family: searched genomes per budget, with timm references",
@@ -113,7 +126,7 @@ def esformer_family(
     ]
     figures: dict[str, float] = {}
     for budget in budgets:
-        best = search(budget, seed, runs, searches)
+        best = search(budget, seed, runs, cache, list(extra))
         scores = best["scores"]
         figures[f"params_m/{budget}"] = best["params"] / 1e6
         figures[f"macs_g/{budget}"] = best["macs"] / 1e9
@@ -128,10 +141,10 @@ def esformer_family(
         for name in (f"esformer_{budget}", f"esformer_{budget}_hand", *REFERENCES[budget]):
             params, macs = cost(name)
             lines.append(f"| {budget} | {name} | | | {params:.2f} | {macs:.3f} | | | |")
-        print(lines[-1 - len(REFERENCES[budget]) - 1], file=sys.stderr)
+        print(lines[-3 - len(REFERENCES[budget])], file=sys.stderr)  # the searched row
     wall = (time.perf_counter() - t0) / 60
     commits = sorted({
-        json.loads((runs / f"esformer_{b}_s{seed}" / "summary.json")
+        json.loads((runs / run_name(b, seed, list(extra)) / "summary.json")
                    .read_text())["git"]["commit"][:7] for b in budgets
     })  # fmt: skip
     wall_text = f"{wall:.1f} min; the searches ran at commit {', '.join(commits)}"

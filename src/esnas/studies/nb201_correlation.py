@@ -18,7 +18,6 @@ import csv
 import functools
 import json
 import math
-import random
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,11 +39,13 @@ from esnas.studies.common import (
     probe_config,
     real_batch,
     results_path,
+    sample_indices,
     score_cells,
     scoring_hours,
     study_command,
 )
 from esnas.utils.atomic import atomic_open, atomic_path, write_text_atomic
+from esnas.utils.errors import EsnasInputError, as_number
 from esnas.utils.task import RunContext, short_commit
 
 DATASETS = ("cifar10", "cifar100", "ImageNet16-120")
@@ -88,7 +89,10 @@ def nb201_correlation(
     )
     t0 = time.perf_counter()
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    indices = random.Random(seed).sample(range(NB201Space.num_archs), cells)
+    indices = sample_indices("cells", cells, NB201Space.num_archs, seed)
+    for key, count in (("peer_cells", peer_cells), ("ablation_cells", ablation_cells)):
+        if not 0 <= as_number(f"study.{key}", count, int) <= cells:
+            raise EsnasInputError(f"study.{key}={count} is invalid; valid: 0..study.cells={cells}")
     peer_idx, abl_idx = indices[:peer_cells], indices[:ablation_cells]
     truth = NB201GroundTruth.load()
     cache = open_study_cache(ctx)
@@ -143,7 +147,7 @@ def write_report(args, indices, results, truth, wall: float) -> list[dict[str, A
         )
         for label, vals in series.items():
             vals = {i: v for i, v in vals.items() if math.isfinite(v)}
-            if len(vals) < 3:  # not scored at this size (e.g. --peer-cells 0)
+            if len(vals) < 3:  # not scored at this size (e.g. study.peer_cells=0)
                 continue
             rho, tau = correlations(vals, accuracy)
             rows.append(

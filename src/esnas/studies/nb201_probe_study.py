@@ -14,7 +14,6 @@ scores go through the persistent score cache, shared with ``nb201_correlation``.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Sequence
 
@@ -28,6 +27,7 @@ from esnas.studies.common import (
     correlations,
     open_study_cache,
     results_path,
+    sample_indices,
     score_cells,
     scoring_hours,
     study_command,
@@ -57,7 +57,7 @@ def nb201_probe_study(
     """Scores the cells under every probe in :data:`PROBES` and writes the table to ``out``
     (a ``.md`` file); returns ρ with test accuracy per metric and probe."""
     t0 = time.perf_counter()
-    indices = random.Random(seed).sample(range(NB201Space.num_archs), cells)
+    indices = sample_indices("cells", cells, NB201Space.num_archs, seed)
     space = NB201Space(dataset)
     accuracy = dict(enumerate(NB201GroundTruth.load().test_accuracies(dataset)))
     cache = open_study_cache(ctx)

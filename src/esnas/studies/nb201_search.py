@@ -14,6 +14,7 @@ Run: ``make reproduce-nb201-search`` (``esnas-study study=nb201_search ...``).
 from __future__ import annotations
 
 import csv
+import json
 import statistics
 import sys
 from collections.abc import Sequence
@@ -23,8 +24,9 @@ from typing import Any
 
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
+from hydra.errors import HydraException
 from hydra.initialize import get_gh_backup, restore_gh_from_backup
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from esnas.cli.configstore import register_configs
 from esnas.components import build
@@ -53,6 +55,9 @@ def compose_search(overrides: list[str], out: Path, root: Path, cache: str | Non
         register_configs()
         with initialize_config_dir(version_base="1.3", config_dir=str(config_dir())):
             cfg = compose("search", overrides=overrides)
+    except HydraException as err:  # a study row's or study.overrides' own typo
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise EsnasInputError(f"a study row's search config {overrides}: {first}") from err
     finally:
         restore_gh_from_backup(backup)
     with open_dict(cfg):
@@ -101,7 +106,7 @@ def nb201_search(
     truth = NB201GroundTruth.load()
     base = ["space=nb201", f"probe={probe}", f"probe.seed={probe_seed}", "logger=none"]
     base += args.overrides
-    scorer = None
+    scorers: dict[str, Any] = {}  # one per (space, probe, metrics): rows may change them
     rows = []
     try:
         for spec in args.strategies:
@@ -116,8 +121,10 @@ def nb201_search(
                         cache,
                     )
                     seed_everything(seed)
-                    if scorer is None:
-                        scorer = build_scorer(cfg, build("space", cfg.space))
+                    key = scorer_key(cfg)
+                    if key not in scorers:
+                        scorers[key] = build_scorer(cfg, build("space", cfg.space))
+                    scorer = scorers[key]
                     recipe = SearchRecipe(run, RunLogger(run), scorer)
                     try:
                         recipe.setup(cfg)
@@ -142,9 +149,10 @@ def nb201_search(
                         f"C100 {acc['cifar100']:.2f} IN16 {acc['ImageNet16-120']:.2f}",
                         file=sys.stderr,
                     )
-        args.optimum = fitness_optimum(scorer, truth) if scorer is not None else []
+        # the first row's scorer: the one `study.overrides` (not a row) set up
+        args.optimum = fitness_optimum(next(iter(scorers.values())), truth) if scorers else []
     finally:
-        if scorer is not None:
+        for scorer in scorers.values():
             scorer.close()
     write_results(rows, truth, args)
     return {
@@ -154,6 +162,15 @@ def nb201_search(
         for strategy in dict.fromkeys(r["strategy"] for r in rows)
         for budget in args.budgets
     }
+
+
+def scorer_key(cfg: DictConfig) -> str:
+    """What a run's scores depend on (space, probe, metrics, device): runs that agree on it
+    share one scorer, a row that overrides any of it gets its own."""
+    keys = ("space", "probe", "metrics", "metric_options", "device")
+    node = {k: OmegaConf.to_container(cfg[k], resolve=True) if OmegaConf.is_config(cfg[k])
+            else cfg[k] for k in keys if k in cfg}  # fmt: skip
+    return json.dumps(node, sort_keys=True, default=str)
 
 
 def parse_row(spec: str) -> tuple[str, list[str]]:
@@ -181,6 +198,8 @@ def fitness_optimum(scorer: Any, truth: NB201GroundTruth) -> list[dict]:
         hit = scorer.lookup(space.from_index(i))
         if {"entropic", "logsynflow"} <= set(hit):
             cells.append((i, hit))
+    if not cells:  # the searches scored no cell with both (e.g. metrics without logsynflow)
+        return []
     rows = []
     for name, (metrics, how) in FITNESSES.items():
         fit = COMBINERS.get(how)([[h[m] for _, h in cells] for m in metrics])
@@ -221,7 +240,7 @@ def write_results(rows: list[dict], truth: NB201GroundTruth, args: SimpleNamespa
         f"summed wall time {sum(r['wall_seconds'] for r in rows) / 60:.1f} min.",
         "",
         "Protocol: every search scores CIFAR-10-shaped cells (`space=nb201`, Entropic Score + "
-        "LogSynflow, the probe of `--probe`) and the picked cell's NATS 200-epoch test "
+        "LogSynflow, the probe of `study.probe`) and the picked cell's NATS 200-epoch test "
         "accuracy is looked up on all three datasets. `cyclic` on NB201 runs only topology "
         "phases (fitness: Entropic Score; NB201 has no size genes) and picks the best of its "
         "history under Entropic Score + LogSynflow; `combined` uses Entropic Score + "
