@@ -86,7 +86,9 @@ def test_resume_from_another_search_or_no_file_is_refused(run_config, tmp_path) 
     missing = Path(tmp_path / "nowhere.json")
     with pytest.raises(ValueError, match=r"resume_from=.*nowhere\.json.* is not a file"):
         make_recipe(run_config("search", [*RANDOM, f"resume_from={missing}"]), tmp_path / "y")
-    with pytest.raises(ValueError, match=r"strategy\.rescore\.top must be >= 0"):
+    with pytest.raises(
+        ValueError, match=r"strategy\.rescore\.top=-1 is invalid; valid: an int >= 0"
+    ):
         make_recipe(run_config("search", [*RANDOM, "strategy.rescore.top=-1"]), tmp_path / "z")
 
 
