@@ -125,11 +125,10 @@ def score_cells(
             for i in indices:
                 genome = space.from_index(i)
                 bar.advance(task)
-                cached = label in scorer.lookup(genome)
-                if cached_only and not cached:
+                if cached_only and label not in scorer.lookup(genome):
                     continue
-                hits += cached
                 value = scorer.score(genome)[label]
+                hits += scorer.last_cached  # one label per scorer here
                 values[i] = (value, scorer.seconds(space.encode(genome))[label])
             out[label + suffix] = values
             log.info(
