@@ -20,9 +20,20 @@ $(BIN)/python:
 .PHONY: install
 install: $(BIN)/python ## Build .venv from nothing: esnas editable + dev + launchers (CPU torch pins)
 	$(BIN)/pip install -q -c requirements/constraints.txt -e '.[dev,launchers]'
+	@$(MAKE) --no-print-directory fashion-mnist-full
 	$(BIN)/python -m compileall -q $(VENV) src > /dev/null || true
 	@$(BIN)/python -c "import esnas, torch, timm, hydra, lightning, wandb; \
 		print(f'esnas {esnas.__version__} ready: torch {torch.__version__}, timm {timm.__version__}')"
+
+.PHONY: fashion-mnist-full
+fashion-mnist-full: ## Debian's full Fashion-MNIST (60k/10k) for data.source=full, where apt works; else says how
+	@if [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then \
+		echo "Fashion-MNIST full: present"; \
+	elif command -v apt-get > /dev/null && [ "$$(id -u)" = 0 ] && \
+		(apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist) > /dev/null 2>&1; then \
+		echo "Fashion-MNIST full: installed (dataset-fashion-mnist)"; \
+	else echo "Fashion-MNIST full: not installed; as root run 'apt-get install dataset-fashion-mnist'" \
+		"(Debian/Ubuntu) for data.source=full; every other config uses the shipped 12k subset"; fi
 
 .PHONY: install-gpu
 install-gpu: $(BIN)/python ## Same as install without the CPU pins (a GPU machine picks its own torch)
