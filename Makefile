@@ -285,6 +285,21 @@ esformer-bench-table: ## Collect the stand-in trainings into esformer_bench_fmni
 	$(BIN)/esnas-report logs/esformer_bench_fmnist --rows $(BENCH_ROWS) --update \
 		--figures $(TRAIN_FIGURES) --agreement bench.index:test/acc1
 
+.PHONY: esformer-bench-longer
+esformer-bench-longer: ## The stand-in against longer training: genomes 0-39 at 12 epochs, 0-29 on the 60k set (CPU-hours; resumable)
+	$(BIN)/esnas-train -m experiment=esformer_bench_fmnist_e12 'bench.index=range(0,40)' seed=0 \
+		launcher=joblib trainer.enable_progress_bar=false $(ARGS)
+	$(BIN)/esnas-train -m experiment=esformer_bench_fmnist_full 'bench.index=range(0,30)' seed=0 \
+		launcher=joblib trainer.enable_progress_bar=false $(ARGS)
+	$(MAKE) esformer-bench-longer-table
+
+.PHONY: esformer-bench-longer-table
+esformer-bench-longer-table: ## Collect the longer trainings' rows and write esformer_bench_longer.{md,csv,png}
+	for v in e12 full; do [ ! -d logs/esformer_bench_fmnist_$$v ] || $(BIN)/esnas-report \
+		logs/esformer_bench_fmnist_$$v --rows experiments/results/esformer_bench_fmnist_$$v.csv \
+		--update --figures $(TRAIN_FIGURES) || exit 1; done
+	$(BIN)/esnas-study study=esformer_bench_longer logger=none
+
 .PHONY: esformer-bench-scores
 esformer-bench-scores: ## Every metric on the stand-in's 100 genomes: 64 px/10 classes (3 probe seeds), 224 px/1000
 	for s in 0 1 2; do $(BIN)/esnas-score experiment=esformer_bench_scores space.resolution=64 \
