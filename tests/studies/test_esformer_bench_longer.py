@@ -23,11 +23,8 @@ def _rows(path: Path, labels: dict[tuple[int, int], float]) -> Path:
 
 
 def test_agreement_and_seed_pairs_on_hand_values(tmp_path: Path) -> None:
-    labels = load_labels(
-        _rows(tmp_path / "a.csv", {(0, 0): 0.5, (1, 0): 0.6, (2, 0): 0.7, (0, 1): 0.7,
-                                   (1, 1): 0.6, (2, 1): 0.5}),  # fmt: skip
-        "test/acc1",
-    )
+    hand = {(0, 0): 0.5, (1, 0): 0.6, (2, 0): 0.7, (0, 1): 0.7, (1, 1): 0.6, (2, 1): 0.5}
+    labels = load_labels(_rows(tmp_path / "a.csv", hand), "test/acc1")
     assert labels == {0: {0: 0.5, 1: 0.7}, 1: {0: 0.6, 1: 0.6}, 2: {0: 0.7, 1: 0.5}}
     assert seed_pairs(labels) == {"n": 3, "rho": pytest.approx(-1.0), "tau": pytest.approx(-1.0)}
     same = agreement({0: 1.0, 1: 2.0, 2: 3.0, 9: 0.0}, {0: 10.0, 1: 30.0, 2: 20.0})
@@ -37,7 +34,7 @@ def test_agreement_and_seed_pairs_on_hand_values(tmp_path: Path) -> None:
 def test_a_rows_file_without_the_figure_is_one_line(tmp_path: Path) -> None:
     path = tmp_path / "r.csv"
     path.write_text("bench.index,seed,val\n0,0,1\n")
-    with pytest.raises(EsnasInputError, match="needs columns bench.index, seed and test/acc1"):
+    with pytest.raises(EsnasInputError, match=r"needs columns bench\.index, seed and test/acc1"):
         load_labels(path, "test/acc1")
 
 

@@ -152,12 +152,16 @@ def _markdown(rows: list[dict[str, Any]], decision: str, protocol: Path, wall: f
             f"| {_fmt(r['rho'])} | {_fmt(r['tau'])} | {r['seed_pairs']} | {_fmt(r['seed_rho'])} |"
         )
     prose = protocol.read_text().strip() if protocol.exists() else ""
-    return "\n".join(
-        lines
-        + ["", f"**Decision:** {decision}.", "", prose, "",
-           f"Command: `{study_command()}` (commit {short_commit()}, {wall:.1f} s from the "
-           "committed rows; the trainings' CPU time is each row's `wall_time_s`)."]
-    ) + "\n"  # fmt: skip
+    tail = [
+        "",
+        f"**Decision:** {decision}.",
+        "",
+        prose,
+        "",
+        f"Command: `{study_command()}` (commit {short_commit()}, {wall:.1f} s from the "
+        "committed rows; the trainings' CPU time is each row's `wall_time_s`).",
+    ]
+    return "\n".join([*lines, *tail]) + "\n"
 
 
 def _plot(path: Path, base: Labels, others: Mapping[str, Labels]) -> None:
