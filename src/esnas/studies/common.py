@@ -63,6 +63,15 @@ def open_study_cache(ctx: RunContext) -> ScoreCache:
     return ScoreCache(path)
 
 
+def committed_path(path: str | Path) -> Path:
+    """A committed input (score CSV, rows, protocol) under the project root, wherever the run
+    writes: relative paths resolve against the checkout, absolute ones stay."""
+    from esnas.utils.config import config_dir
+
+    p = Path(path)
+    return p if p.is_absolute() else config_dir().parent / p
+
+
 def probe_config(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
     """:data:`PROBE` with ``overrides`` (e.g. ``{batch_size: 16, num_inits: 1}``); an unknown
     key is a one-line error naming the valid ones."""

@@ -22,7 +22,7 @@ from scipy import stats
 
 from esnas.report import read_rows
 from esnas.studies.base import register_study
-from esnas.studies.common import results_path, study_command
+from esnas.studies.common import committed_path, results_path, study_command
 from esnas.utils.atomic import atomic_path, write_text_atomic
 from esnas.utils.errors import EsnasInputError
 from esnas.utils.task import RunContext, short_commit
@@ -87,8 +87,8 @@ def esformer_bench_longer(
 ) -> dict[str, Any]:
     """The agreement table of the 3-epoch labels with each longer label, and the decision."""
     t0 = time.perf_counter()
-    base_labels = load_labels(results_path(ctx, base), figure)
-    others = {k: load_labels(results_path(ctx, p), figure) for k, p in (longer or LONGER).items()}
+    base_labels = load_labels(committed_path(base), figure)
+    others = {k: load_labels(committed_path(p), figure) for k, p in (longer or LONGER).items()}
     rows = [_row("3 epochs (12k)", base_labels, base_labels)]
     rows += [_row(name, labels, base_labels) for name, labels in others.items()]
     first = next(iter(others))
@@ -96,7 +96,7 @@ def esformer_bench_longer(
     path = results_path(ctx, out)
     _write_csv(path.with_suffix(".csv"), rows)
     _plot(path.with_suffix(".png"), base_labels, others)
-    text = _markdown(rows, decision, results_path(ctx, protocol), time.perf_counter() - t0)
+    text = _markdown(rows, decision, committed_path(protocol), time.perf_counter() - t0)
     write_text_atomic(path.with_suffix(".md"), text)
     ctx.logger.log_image("esformer_bench_longer", path.with_suffix(".png"))
     ctx.logger.log_table("esformer_bench_longer", list(rows[0]), [list(r.values()) for r in rows])
