@@ -4,6 +4,7 @@ from esnas.spaces.base import SPACES, Cost, GeneGroup, SearchSpace, create_space
 from esnas.spaces.esformer import ESFormerGenome, ESFormerSpace
 from esnas.spaces.nats_sss import NATSSizeGenome, NATSSizeSpace
 from esnas.spaces.nb201 import NB201Genome, NB201GroundTruth, NB201Space, is_connected
+from esnas.spaces.nb_macro import NBMacroGenome, NBMacroGroundTruth, NBMacroSpace
 
 __all__ = [
     "SPACES",
@@ -16,6 +17,9 @@ __all__ = [
     "NB201Genome",
     "NB201GroundTruth",
     "NB201Space",
+    "NBMacroGenome",
+    "NBMacroGroundTruth",
+    "NBMacroSpace",
     "SearchSpace",
     "create_space",
     "is_connected",
