@@ -300,6 +300,22 @@ esformer-bench-longer-table: ## Collect the longer trainings' rows and write esf
 		--update --figures $(TRAIN_FIGURES) || exit 1; done
 	$(BIN)/esnas-study study=esformer_bench_longer logger=none
 
+# The NB201 metrics the committed nb201_peers scores lack, on every tenth of the same 3,000 cells.
+SUITE_NB201_METRICS = [{entropic/binary:{estimator:binary}},{entropic/gaussian:{estimator:gaussian}},\
+synflow,naswot,zen,grad_norm,snip,zico,params,flops,swap]
+
+.PHONY: proxy-suite-scores
+proxy-suite-scores: ## The proxy suite's score CSVs: NAS-Bench-Macro, ViT-Bench-101 AutoFormer/PiT, NB201 extras (CPU-hours; resumable)
+	$(BIN)/esnas-score experiment=proxy_suite space=nb201 sample.n=3000 sample.shard=0/10 \
+		probe.num_inits=1 'metrics=$(SUITE_NB201_METRICS)' logger=none \
+		output=experiments/results/proxy_suite/nb201_cifar10.csv $(ARGS)
+	$(BIN)/esnas-score -m experiment=proxy_suite space=nb_macro,vitbench_autoformer,vitbench_pit \
+		launcher=joblib logger=none $(SUITE_ARGS) $(ARGS)
+
+.PHONY: proxy-suite
+proxy-suite: ## experiments/results/proxy_suite.{md,csv,png} from the committed score CSVs
+	$(BIN)/esnas-study study=proxy_suite logger=none
+
 .PHONY: esformer-bench-scores
 esformer-bench-scores: ## Every metric on the stand-in's 100 genomes: 64 px/10 classes (3 probe seeds), 224 px/1000
 	for s in 0 1 2; do $(BIN)/esnas-score experiment=esformer_bench_scores space.resolution=64 \

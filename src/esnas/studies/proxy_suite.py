@@ -56,6 +56,7 @@ class Column:
     rows: str = ""
     figure: str = "test/acc1"
     repeats: tuple[str, ...] = ()  # ground-truth keys of repeated trainings (the ceiling)
+    extra: tuple[str, ...] = ()  # optional CSVs of other metrics on a subset of the archs
 
 
 NB201_PROBE = "noise, batch 64 × 1 init, BN train (AZ-NAS's protocol; nb201_peers)"
@@ -63,7 +64,7 @@ VIT_PROBE = "noise, batch 16 × 1 init at 224 px (a smaller batch: 224-px ViTs o
 SUITE: dict[str, Column] = {
     "NB201 C10": Column(
         (f"{RESULTS}/nb201_peers_cifar10.csv",), NB201_PROBE, "test_acc/cifar10",
-        {"name": "nb201", "dataset": "cifar10"},
+        {"name": "nb201", "dataset": "cifar10"}, extra=(f"{SUITE_SCORES}/nb201_cifar10.csv",),
     ),
     "NB201 C100": Column(
         (f"{RESULTS}/nb201_peers_cifar100.csv",), NB201_PROBE, "test_acc/cifar100",
@@ -123,7 +124,7 @@ def proxy_suite(
     """The suite table over ``columns`` (default: every column whose score CSVs exist)."""
     t0 = time.perf_counter()
     chosen = _columns(ctx, columns)
-    settings = {name: [committed_path(p) for p in SUITE[name].scores] for name in chosen}
+    settings = {name: _score_paths(SUITE[name]) for name in chosen}
     labels = {name: _labels(ctx, SUITE[name], settings[name]) for name in chosen}
     table = correlations(settings, labels, list(combos or COMBOS))
     ceilings = {name: _ceiling(ctx, SUITE[name], settings[name]) for name in chosen}
@@ -155,6 +156,12 @@ def _columns(ctx: RunContext, names: Sequence[str] | None) -> list[str]:
     if not have:
         raise EsnasInputError("no score CSVs of any suite column; run make proxy-suite-scores")
     return have
+
+
+def _score_paths(column: Column) -> list[Path]:
+    """The column's score CSVs and those of its ``extra`` CSVs that are committed."""
+    extra = [p for p in map(committed_path, column.extra) if p.exists()]
+    return [*map(committed_path, column.scores), *extra]
 
 
 def _labels(ctx: RunContext, column: Column, paths: Sequence[Path]) -> dict[str, float]:
@@ -264,13 +271,15 @@ def _scoring_hours(settings: Mapping[str, Sequence[Path]]) -> float:
     return total / 3600
 
 
-def _cell(corr: Correlation | None) -> str:
+def _cell(corr: Correlation | None, n: int) -> str:
+    """``rho / tau / pick``, with the score's own n where it covers fewer than the column."""
     if corr is None or not corr.rho:
         return "–"
     tau = statistics.fmean(corr.tau)
     pick = statistics.fmean(corr.pick)
     spread = f" ± {statistics.stdev(corr.rho):.2f}" if len(corr.rho) > 1 else ""
-    return f"{_mean(corr):.2f}{spread} / {tau:.2f} / {pick:.4g}"
+    fewer = f" (n={corr.n})" if corr.n != n else ""
+    return f"{_mean(corr):.2f}{spread} / {tau:.2f} / {pick:.4g}{fewer}"
 
 
 def _markdown(table, chosen, labels, ceilings, notes, hours: float, wall: float) -> str:
@@ -293,7 +302,9 @@ def _markdown(table, chosen, labels, ceilings, notes, hours: float, wall: float)
     names = [n for n in table if not n.startswith("trait/")]
     for name in sorted(names, key=order):
         lines.append(
-            f"| `{name}` | " + " | ".join(_cell(table[name].get(c)) for c in chosen) + " |"
+            f"| `{name}` | "
+            + " | ".join(_cell(table[name].get(c), len(labels[c])) for c in chosen)
+            + " |"
         )
     lines += _footer(chosen, labels, ceilings)
     lines += _notes_lines(chosen, notes)
