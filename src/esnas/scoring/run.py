@@ -65,7 +65,8 @@ def check_options(label: str, options: Mapping[str, Any]) -> None:
 
 def select_archs(space: SearchSpace, sample: Mapping[str, Any]) -> list[Hashable]:
     """The genomes to score: ``sample.archs`` (strings), or ``sample.n`` distinct ones drawn
-    with ``sample.seed`` (``n: all`` for every genome of an enumerable space); ``sample.shard``
+    with ``sample.seed`` (``n: all`` for every genome of an enumerable space, ``n: benchmark``
+    for every network a benchmark space's ground truth holds); ``sample.shard``
     ``"i/k"`` keeps every k-th of them from the i-th, so k processes split one selection."""
     genomes = _select_all(space, sample)
     shard = sample.get("shard")
@@ -89,6 +90,14 @@ def _select_all(space: SearchSpace, sample: Mapping[str, Any]) -> list[Hashable]
     if sample.get("archs"):
         return [space.decode(str(a)) for a in sample["archs"]]
     n, rng = sample.get("n"), random.Random(int(sample.get("seed", 0)))
+    if n == "benchmark":
+        genomes = space.benchmark_genomes()
+        if genomes is None:
+            raise EsnasInputError(
+                f"sample.n=benchmark is invalid for space {space.name!r} (it has no benchmark "
+                "list); valid: an int, or 'all' for an enumerable space"
+            )
+        return genomes
     if space.num_archs is not None:
         total = space.num_archs
         if n == "all":

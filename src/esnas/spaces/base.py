@@ -180,6 +180,14 @@ class SearchSpace(abc.ABC):
         cache's key: a new field here is a cache miss for every score)."""
         return {"name": self.name, "gene_groups": list(self.gene_groups)}
 
+    def benchmark_genomes(self) -> list[Hashable] | None:
+        """The genomes a benchmark trained (those :meth:`ground_truth` knows): every genome of
+        an enumerable benchmark space; spaces that hold more than their benchmark (ViT-Bench-101)
+        override it; ``None`` for an open space without one."""
+        if self.num_archs is None:
+            return None
+        return [self.from_index(i) for i in range(self.num_archs)]
+
     def ground_truth(self, genome: Hashable) -> dict[str, float]:
         """Known trained accuracies of ``genome`` (benchmark spaces), ``{}`` where none exist;
         a search reports them beside its answer, so sweeps need no separate lookup."""
