@@ -311,6 +311,8 @@ proxy-suite-scores: ## The proxy suite's score CSVs: NAS-Bench-Macro, ViT-Bench-
 		output=experiments/results/proxy_suite/nb201_cifar10.csv $(ARGS)
 	$(BIN)/esnas-score experiment=proxy_suite space=nb_macro sample.n=200 probe.num_inits=1 \
 		logger=none $(ARGS)
+	$(BIN)/esnas-score -m experiment=proxy_suite space=vitbench_autoformer,vitbench_pit \
+		probe.batch_size=16 probe.num_inits=1 launcher=joblib logger=none $(ARGS)
 
 .PHONY: proxy-suite
 proxy-suite: ## experiments/results/proxy_suite.{md,csv,png} from the committed score CSVs
