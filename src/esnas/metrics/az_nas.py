@@ -8,13 +8,20 @@ Jacobians keep a spectral norm near 1) and complexity (FLOPs), and add their log
 
 Features are the outputs of the stem and of every cell/block, found by module path (one
 ``*`` = one path segment): NB201's ``stem`` and ``cells.*`` give the stem + 17 cells AZ-NAS's
-own NB201 code extracts; timm-style nets give ``stem`` and ``stages.*.blocks.*``; a net with
-neither (under the default) gives the outputs of its top-level children, in call order.
+own NB201 code extracts; timm-style nets give ``stem`` and ``stages.*.blocks.*``. A net where
+the default matches fewer than two modules gets its ``stem`` (if any) and its residual blocks
+(:func:`discover_blocks`: ``blocks.N`` items, as in timm's ViT / PiT / Swin, else block
+classes, else ``layers.N`` items), and only with none of those its top-level children.
+
+Trainability pairs consecutive features; a pair whose positions do not align (a cls token
+added, tokens pooled between stages: (N, 196, D) -> (N, 197, D)) has no block Jacobian to
+sample, so it is skipped and the skip is said in a warning, instead of failing the net.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Generator, Sequence
 from itertools import pairwise
 
@@ -24,7 +31,7 @@ from torch import nn
 
 from esnas.metrics.base import MetricContext, register_metric
 from esnas.metrics.cost import flops
-from esnas.metrics.hooks import select_paths
+from esnas.metrics.hooks import select_modules, select_paths
 from esnas.metrics.prepare import first_tensor
 from esnas.utils.errors import EsnasInputError
 
@@ -50,9 +57,10 @@ def eigen_entropy(feature: torch.Tensor) -> float:
     return float((-p * torch.log(p + EPS)).sum())
 
 
-def jacobian_term(f_in: torch.Tensor, f_out: torch.Tensor, gen: torch.Generator) -> float:
+def jacobian_term(f_in: torch.Tensor, f_out: torch.Tensor, gen: torch.Generator) -> float | None:
     """``2 - σ - 1/σ`` for σ the top singular value of a block's sampled Jacobian (≤ 0, 0 at
-    σ = 1): a Rademacher cotangent pulled back through the block, correlated with itself."""
+    σ = 1): a Rademacher cotangent pulled back through the block, correlated with itself.
+    ``None`` when the two features' positions do not align (no per-position Jacobian)."""
     g_out = torch.randint(0, 2, f_out.shape, generator=gen).to(f_out) * 2 - 1
     if f_out.requires_grad:
         (g_in,) = torch.autograd.grad(f_out, f_in, g_out, retain_graph=True, allow_unused=True)
@@ -67,7 +75,7 @@ def jacobian_term(f_in: torch.Tensor, f_out: torch.Tensor, gen: torch.Generator)
     if g_out.dim() == 2 and a.shape[0] != b.shape[0]:  # pooled: each sample's positions fold
         a = g_in.reshape(g_in.shape[0], -1)  # into channels, as pixel_unshuffle does for maps
     if a.shape[0] != b.shape[0]:
-        raise RuntimeError(f"features {tuple(f_in.shape)} -> {tuple(f_out.shape)} do not align")
+        return None  # e.g. a cls token added or tokens pooled in between: skipped
     mat = a.T @ b / b.shape[0]
     sigma = float(torch.linalg.svdvals(mat if mat.shape[0] >= mat.shape[1] else mat.T).max())
     return 2.0 - sigma - 1.0 / (sigma + 1e-6)
@@ -91,8 +99,10 @@ def az_features(
         yield  # another AZ-NAS metric's hooks fill ``out`` in this forward
     if jacobians and "jacobians" not in out:
         kept, gen = out["kept"], ctx.generator("az_trainability")
-        out["jacobians"] = [
-            jacobian_term(kept[i - 1], kept[i], gen) for i in range(len(kept) - 1, 0, -1)
+        terms = [(i, jacobian_term(kept[i - 1], kept[i], gen)) for i in range(len(kept) - 1, 0, -1)]
+        out["jacobians"] = [t for _, t in terms if t is not None]
+        out["skipped"] = [
+            (tuple(kept[i - 1].shape), tuple(kept[i].shape)) for i, t in terms if t is None
         ]
     return out
 
@@ -111,8 +121,9 @@ def _collect(model: nn.Module, features: Sequence[str]) -> Generator[None, None,
         # Later in-place ops (a ReLU) then change the clone, not the kept feature.
         return out.clone() if isinstance(out, torch.Tensor) else None
 
-    if len(modules) < 2 and tuple(features) == FEATURES:
-        modules = select_paths(model, ["*"])  # neither NB201 nor timm-style: top-level children
+    if len(modules) < 2 and tuple(features) == FEATURES:  # neither NB201 nor timm's stages:
+        blocks = discover_blocks(model)  # the residual blocks, after the stem if one matched
+        modules = [(n, m) for n, m in modules if all(m is not b for _, b in blocks)] + blocks
     handles = [m.register_forward_hook(hook) for _, m in modules]
     try:
         yield
@@ -129,30 +140,80 @@ def _collect(model: nn.Module, features: Sequence[str]) -> Generator[None, None,
     return {"entropies": entropies, "kept": kept}
 
 
-@register_metric("az_expressivity")
+BLOCK_ITEM = re.compile(r"(^|\.)blocks\.\d+$")
+LAYER_ITEM = re.compile(r"(^|\.)layers\.\d+$")
+
+
+def _outermost(named: list[tuple[str, nn.Module]]) -> list[tuple[str, nn.Module]]:
+    names = [n for n, _ in named]
+    return [(n, m) for n, m in named if not any(n.startswith(o + ".") for o in names)]
+
+
+def discover_blocks(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The residual blocks of a net of any layout, outermost first found, in module order.
+
+    Why in this order: ``blocks.N`` items are timm's blocks in every family (ViT ``blocks.N``,
+    PiT ``transformers.N.blocks.N``, Swin ``layers.N.blocks.N``); block classes (``*Block``,
+    ``Bottleneck``, ``InvertedResidual``: the ``block`` hook group) catch ResNet's
+    ``layer1.N``; ``layers.N`` items come last, as in Swin they are stages, not blocks. Each
+    needs two matches; with none of them, the top-level children (the old fallback).
+    """
+    named = [(n, m) for n, m in model.named_modules() if n]
+    for found in (
+        [(n, m) for n, m in named if BLOCK_ITEM.search(n)],
+        select_modules(model, ["block"]),
+        [(n, m) for n, m in named if LAYER_ITEM.search(n)],
+    ):
+        found = _outermost(found)
+        if len(found) >= 2:
+            return found
+    return select_paths(model, ["*"])
+
+
+def _say_constant(ctx: MetricContext, entropies: list[float]) -> None:
+    """A feature with zero covariance (every value equal: a dead net) has a NaN entropy."""
+    if any(math.isnan(h) for h in entropies):
+        ctx.warn("a feature is constant over the batch (zero covariance): NaN eigen-entropy")
+
+
+# revision 1 (the three below): layouts the default features do not match read their
+# discovered residual blocks instead of their top-level children, and trainability skips
+# feature pairs that do not align (it failed there); NB201's and timm stages' values are kept.
+@register_metric("az_expressivity", revision=1)
 def az_expressivity(
     model: nn.Module, ctx: MetricContext, features: Sequence[str] = FEATURES
 ) -> Generator[None, None, float]:
     """AZ-NAS expressivity (Lee & Ham 2024, CVPR): Σ over features of the eigen-entropy."""
-    return math.fsum((yield from az_features(model, ctx, features))["entropies"])
+    h = (yield from az_features(model, ctx, features))["entropies"]
+    _say_constant(ctx, h)
+    return math.fsum(h)
 
 
-@register_metric("az_progressivity")
+@register_metric("az_progressivity", revision=1)
 def az_progressivity(
     model: nn.Module, ctx: MetricContext, features: Sequence[str] = FEATURES
 ) -> Generator[None, None, float]:
     """AZ-NAS progressivity (Lee & Ham 2024, CVPR): min gain of eigen-entropy feature to feature."""
     h = (yield from az_features(model, ctx, features))["entropies"]
+    _say_constant(ctx, h)
     return min(b - a for a, b in pairwise(h))
 
 
-@register_metric("az_trainability", needs_grad=True)
+@register_metric("az_trainability", needs_grad=True, revision=1)
 def az_trainability(
     model: nn.Module, ctx: MetricContext, features: Sequence[str] = FEATURES
 ) -> Generator[None, None, float]:
-    """AZ-NAS trainability (Lee & Ham 2024, CVPR): mean over blocks of 2 - σ - 1/σ."""
-    terms = (yield from az_features(model, ctx, features, jacobians=True))["jacobians"]
-    return math.fsum(terms) / len(terms)
+    """AZ-NAS trainability (Lee & Ham 2024, CVPR): mean over blocks of 2 - σ - 1/σ, over the
+    feature pairs that align (the others are skipped with a warning; none left: NaN)."""
+    out = yield from az_features(model, ctx, features, jacobians=True)
+    terms, skipped = out["jacobians"], out["skipped"]
+    if skipped:
+        (a, b), n = skipped[-1], len(skipped) + len(terms)
+        ctx.warn(
+            f"skips {len(skipped)} of {n} feature pairs whose positions do not align (first: "
+            f"{a} -> {b}; a token added or tokens pooled in between)"
+        )
+    return math.fsum(terms) / len(terms) if terms else float("nan")
 
 
 @register_metric("az_complexity", bn="eval", data=False, per_init=False, floor=0.0)

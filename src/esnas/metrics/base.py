@@ -15,12 +15,19 @@ Non-finite results: a metric whose value is NaN or ±inf on any re-initialisatio
 registered ``floor`` (``0.0`` for metrics that are non-negative by construction, :data:`FLOOR`
 = ``-1e30`` otherwise), a finite value that ranks at the bottom. Use :func:`is_floor` to drop
 such values before normalising scores by their max |value| over a population.
+
+Unusual values are said, never silent: a metric that knows why its value is NaN, saturated or
+blind on this model (it hooked nothing, its count hit a cap) calls ``ctx.warn(reason)``, and
+any non-finite value is reported too; :func:`score_model` then says it in one line per label
+(``log.warning`` and a :class:`MetricWarning`, the convention of ``warn_time_limit``; each
+distinct line is logged once per process, so a space of thousands of cells is not flooded).
 """
 
 from __future__ import annotations
 
 import inspect
 import math
+import warnings
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +46,7 @@ from esnas.metrics.prepare import (
     reinit_,
     weight_modules,
 )
+from esnas.utils.console import get_logger
 from esnas.utils.errors import EsnasInputError, as_number
 from esnas.utils.floor import FLOOR, is_floor
 from esnas.utils.registry import Registry
@@ -49,6 +57,7 @@ __all__ = [
     "METRICS",
     "MetricContext",
     "MetricInfo",
+    "MetricWarning",
     "Probe",
     "first_tensor",
     "is_floor",
@@ -63,6 +72,21 @@ __all__ = [
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 INPUTS = ("noise", "ones", "batch")
+log = get_logger(__name__)
+_LOGGED: set[str] = set()  # lines already logged by this process (see warn_metric)
+
+
+class MetricWarning(RuntimeWarning):
+    """A metric's value on a model is NaN, saturated or blind: its rank there means little."""
+
+
+def warn_metric(message: str) -> None:
+    """Says ``message`` in the log (once per process: a search scores thousands of models
+    with the same defect) and as a :class:`MetricWarning` (Python shows each text once)."""
+    if message not in _LOGGED:
+        _LOGGED.add(message)
+        log.warning(message)
+    warnings.warn(message, MetricWarning, stacklevel=4)  # score_model's caller
 
 
 @dataclass
@@ -213,7 +237,9 @@ class MetricContext:
     """What a metric gets besides the model: inputs, labels, generators and a shared cache.
 
     ``cache`` is shared by the metrics of one preparation of one init (SynFlow and LogSynflow
-    share one backward pass; grad_norm and SNIP share one loss gradient).
+    share one backward pass; grad_norm and SNIP share one loss gradient). ``label`` is the
+    metric the runner is driving now, so :meth:`warn` files a reason under the right label;
+    ``notes`` (``{label: [reason, ...]}``) outlives the inits and is reported once at the end.
     """
 
     probe: Probe
@@ -223,6 +249,15 @@ class MetricContext:
     input_shape: tuple[int, ...]
     cache: dict[str, Any] = field(default_factory=dict)
     shared: dict[str, Any] = field(default_factory=dict)  # per init, across preparations
+    notes: dict[str, list[str]] = field(default_factory=dict)  # across inits
+    label: str = ""
+
+    def warn(self, reason: str) -> None:
+        """Files why the current metric's value on this model is unusual (NaN, a cap hit,
+        nothing hooked): :func:`score_model` reports it, one line per label, at the end."""
+        reasons = self.notes.setdefault(self.label, [])
+        if reason not in reasons:
+            reasons.append(reason)
 
     def generator(self, stream: str) -> torch.Generator:
         """A CPU generator seeded from (probe.seed, init, stream), independent of call order."""
@@ -324,18 +359,11 @@ def score_model(
             "probe.input_shape is None; set it (e.g. from the space's input_shape)"
         )
     bound = resolve_metrics(metrics)
-    first = next(model.parameters(), None)
-    device = (
-        torch.device(probe.device)
-        if probe.device
-        else (first.device if first is not None else torch.device("cpu"))
-    )
+    device = _device(model, probe)
     model.to(device)
-    groups: dict[tuple[torch.dtype, str], list[_Bound]] = {}
-    for b in bound:
-        key = (DTYPES[b.info.dtype or probe.dtype], b.info.bn or probe.bn_mode)
-        groups.setdefault(key, []).append(b)
+    groups = _preparations(bound, probe)
     values: dict[str, list[float]] = {b.label: [] for b in bound}
+    notes: dict[str, list[str]] = {}
     for init in range(probe.num_inits if reinit else 1):
         if reinit:
             gen = make_generator(probe.seed, init, "weights", device)
@@ -347,14 +375,49 @@ def score_model(
                 continue
             grads = any(b.info.needs_grad for b in todo)
             with prepared(model, dtype, bn_mode, grads=grads):
-                ctx = MetricContext(probe, init, dtype, device, probe.input_shape, shared=shared)
+                ctx = MetricContext(
+                    probe, init, dtype, device, probe.input_shape, shared=shared, notes=notes
+                )
                 no_grad = [b for b in todo if not b.info.needs_grad]
                 for label, value in _one_forward(no_grad, model, ctx).items():
                     values[label].append(value)
                 for b in todo:
                     if b.info.needs_grad:
                         values[b.label].append(_call(b, model, ctx))
+    for b in bound:
+        _report(type(model).__name__, b, values[b.label], notes.get(b.label, []))
     return {b.label: _aggregate(values[b.label], b.info.floor) for b in bound}
+
+
+def _device(model: nn.Module, probe: Probe) -> torch.device:
+    """The probe's device, else the model's (its first parameter's), else the CPU."""
+    if probe.device:
+        return torch.device(probe.device)
+    first = next(model.parameters(), None)
+    return first.device if first is not None else torch.device("cpu")
+
+
+def _preparations(bound: Sequence[_Bound], probe: Probe) -> dict[tuple, list[_Bound]]:
+    """The metrics grouped by the (dtype, BN mode) they run under: one preparation each."""
+    groups: dict[tuple[torch.dtype, str], list[_Bound]] = {}
+    for b in bound:
+        key = (DTYPES[b.info.dtype or probe.dtype], b.info.bn or probe.bn_mode)
+        groups.setdefault(key, []).append(b)
+    return groups
+
+
+def _report(model_name: str, b: _Bound, values: list[float], reasons: list[str]) -> None:
+    """One line when a metric's value on this model is unusual: the reasons it filed, and a
+    non-finite value (which scores the floor) even when it filed none, so no silent floor."""
+    bad = [v for v in values if not math.isfinite(v)]
+    if bad:
+        why = "; ".join(reasons) or "no reason known"
+        warn_metric(
+            f"{b.label} is {bad[0]} on {model_name} for {len(bad)} of {len(values)} "
+            f"initialisation(s) ({why}): it scores its floor {b.info.floor:g}"
+        )
+    elif reasons:
+        warn_metric(f"{b.label} on {model_name}: {'; '.join(reasons)}")
 
 
 def _finish(gen: Any) -> Any:
@@ -395,10 +458,12 @@ def _one_forward(bound: Sequence[_Bound], model: nn.Module, ctx: MetricContext) 
         with torch.inference_mode():
             for b in bound:
                 if not _shares_forward(b.info):
+                    ctx.label = b.label
                     scores[b.label] = float(b.call(model, ctx))
             for b in bound:
                 if b.label in scores:
                     continue
+                ctx.label = b.label
                 gen = b.call(model, ctx)
                 try:
                     next(gen)  # hooks in place; the metric waits for the forward
@@ -410,6 +475,7 @@ def _one_forward(bound: Sequence[_Bound], model: nn.Module, ctx: MetricContext) 
                 model(ctx.inputs)
             while waiting:  # in start order: a metric waiting on another's hooks comes after
                 label, gen = waiting.pop(0)
+                ctx.label = label
                 scores[label] = float(_finish(gen))
     finally:
         for _, gen in waiting:  # an error: remove the hooks still in place
@@ -421,6 +487,7 @@ def _call(b: _Bound, model: nn.Module, ctx: MetricContext) -> float:
     """A metric that needs gradients, with autograd on (a generator one: its own forward)."""
     for p in model.parameters():
         p.grad = None
+    ctx.label = b.label
     with torch.enable_grad():
         out = b.call(model, ctx)
         if inspect.isgenerator(out):  # its own forward, with autograd

@@ -147,6 +147,17 @@ def _width(layer: LayerEntropy, mode: str | None) -> float:
     return math.log(max(n, 2))  # a 1-wide layer must not divide by log 1 = 0
 
 
+def _check_layer_options(aggregate_layers: str, width_normalise: str | None) -> None:
+    """One-line errors for invalid layer options, before any forward is spent."""
+    if aggregate_layers not in AGGREGATES:
+        raise EsnasInputError(
+            f"aggregate_layers={aggregate_layers!r} is invalid; valid: {', '.join(AGGREGATES)}"
+        )
+    if width_normalise not in WIDTH_NORMALISE:
+        valid = ", ".join(map(str, WIDTH_NORMALISE))
+        raise EsnasInputError(f"width_normalise={width_normalise!r} is invalid; valid: {valid}")
+
+
 # revision 1: an activation's alias to an earlier equal one now needs the same live input
 # tensor (a freed tensor's id and memory, reused by a new one, made some NB201 scores wrong).
 # revision 2: the shannon reduction sums in float32 (values move by ~1e-9 relative).
@@ -182,21 +193,17 @@ def entropic(
         hook: module groups (``act``, ``norm``, ``attn``, ``block``) or class names to hook.
         eps: variance floor of the gaussian estimator.
     """
-    if aggregate_layers not in AGGREGATES:
-        raise EsnasInputError(
-            f"aggregate_layers={aggregate_layers!r} is invalid; valid: {', '.join(AGGREGATES)}"
-        )
-    if width_normalise not in WIDTH_NORMALISE:
-        valid = ", ".join(map(str, WIDTH_NORMALISE))
-        raise EsnasInputError(f"width_normalise={width_normalise!r} is invalid; valid: {valid}")
+    _check_layer_options(aggregate_layers, width_normalise)
     layers = yield from collect_entropies(model, estimator, aggregate_elements, hook, eps)
     if not layers:
+        ctx.warn(f"no hooked module ran (hook={list(hook)}): no layer to take entropies of")
         return float("nan")
     if width_normalise == "kl_uniform":  # H - log N = -KL(q || uniform): 0 = perfectly even
         vals = [layer.value - math.log(max(layer.elements, 2)) for layer in layers.values()]
     else:
         vals = [layer.value / _width(layer, width_normalise) for layer in layers.values()]
     total = math.fsum(vals) / (len(vals) if aggregate_layers == "mean" else 1)
-    if log:
-        return math.log(total) if total > 0 else float("nan")
-    return total
+    if log and total <= 0:
+        ctx.warn("its total entropy is <= 0 (e.g. every activation is 0): no log")
+        return float("nan")
+    return math.log(total) if log else total

@@ -5,6 +5,11 @@ Eigenvalue of Correlation", NeurIPS) show that a net whose feature channels stay
 (a large minimum eigenvalue) at init trains faster. As in their code, every module is hooked
 (containers and the net itself too), each module's first sample gives a ``C × (H·W)`` map,
 NaN entries of its correlation (constant channels) are zeroed, and NaN layers are dropped.
+
+Token tensors ``(N, L, D)`` (the 3-D convention of ``hooks.channels_of``) are read like maps:
+D channels observed at L positions, a ``D × L`` map. Read as they are stored, ``L × D``, the
+rows would be tokens, and L tokens correlated over D < L features give a rank-deficient
+correlation whose λ_min is 0 on every ViT (197 tokens, 192 features), whatever the weights.
 """
 
 from __future__ import annotations
@@ -21,6 +26,12 @@ from esnas.metrics.base import MetricContext, register_metric
 from esnas.metrics.hooks import select_modules, tap
 
 
+def channel_map(a: torch.Tensor) -> torch.Tensor:
+    """The first sample of a module output as channels × positions: ``(C, H, W)`` as it is,
+    ``(L, D)`` tokens transposed to ``(D, L)``, so MeCo always correlates the channels."""
+    return a[0].T if a.dim() == 3 else a[0]
+
+
 def min_correlation_eigenvalue(sample: torch.Tensor) -> float:
     """λ_min of the correlation between the rows of ``sample.reshape(len(sample), -1)``."""
     fea = sample.reshape(sample.shape[0], -1).double()
@@ -33,7 +44,9 @@ def min_correlation_eigenvalue(sample: torch.Tensor) -> float:
     return float(torch.linalg.eigvalsh(corr).min())
 
 
-@register_metric("meco")
+# revision 1: (N, L, D) token outputs correlate their D channels, not their L tokens (values
+# change on transformers only; conv maps and vectors are read as before).
+@register_metric("meco", revision=1)
 def meco(
     model: nn.Module, ctx: MetricContext, hook: Sequence[str] | None = None
 ) -> Generator[None, None, float]:
@@ -54,7 +67,7 @@ def meco(
         if hit is not None and hit[0]() is a and hit[1] == total:
             values[key] = hit[2]
             return
-        values[key] = min_correlation_eigenvalue(a[0])
+        values[key] = min_correlation_eigenvalue(channel_map(a))
         done[id(a)] = (weakref.ref(a), total, values[key])
 
     def alias(key: str, earlier: str) -> None:  # the same activation of the same live tensor
@@ -70,4 +83,7 @@ def meco(
         new_pass()
         yield
     kept = [v for v in values.values() if not math.isnan(v)]
+    if not kept:
+        hooked = "module" if hook is None else f"hooked module (hook={list(hook)})"
+        ctx.warn(f"no {hooked} gave a map of >= 2 channels")
     return math.fsum(kept) if kept else float("nan")

@@ -3,6 +3,14 @@
 Why: Mellor et al. 2021 ("Neural Architecture Search without Training", ICML) score the
 log-determinant of the Hamming kernel of the binary ReLU codes: nets that separate inputs
 into distinct linear regions at init train better.
+
+Which units code: every activation module by default (``hook=("act",)``: ReLU, GELU, SiLU,
+...), not ReLU alone, which left every GELU transformer with no code at all (a kernel of 0,
+the floor, on every net). A unit's bit is ``output > 0``; for every activation of the ``act``
+group that is the sign of its pre-activation (GELU(x) = x·Φ(x), SiLU, Tanh, ELU, Hardswish
+... are positive exactly where x is), i.e. the ReLU code of the same pre-activations, so on
+ReLU nets the score is the paper's, and on GELU nets it is the code of the same linear
+regions. (A PReLU whose slope is negative is the one exception: its code is ``output > 0``.)
 """
 
 from __future__ import annotations
@@ -16,7 +24,9 @@ from esnas.metrics.base import MetricContext, register_metric
 from esnas.metrics.hooks import select_modules, tap
 
 
-def naswot_kernel(model: nn.Module, inputs: torch.Tensor, hook: Sequence[str]) -> torch.Tensor:
+def naswot_kernel(
+    model: nn.Module, inputs: torch.Tensor, modules: Sequence[tuple[str, nn.Module]]
+) -> torch.Tensor:
     """K = c·cᵀ + (1-c)(1-c)ᵀ over all hooked layers, accumulated layer by layer (float64).
 
     With s = 2c - 1 ∈ {-1, 1}, each layer adds (E + s·sᵀ)/2 for its E elements: one matmul,
@@ -31,18 +41,25 @@ def naswot_kernel(model: nn.Module, inputs: torch.Tensor, hook: Sequence[str]) -
         s = (a > 0).to(dtype) * 2 - 1
         kernel.add_((s @ s.T).double().add_(a.shape[1]).div_(2))
 
-    with tap(select_modules(model, hook), reduce) as new_pass:
+    with tap(modules, reduce) as new_pass:
         new_pass()
         model(inputs)
     return kernel
 
 
 @register_metric("naswot", floor=0.0)
-def naswot(model: nn.Module, ctx: MetricContext, hook: Sequence[str] = ("ReLU",)) -> float:
-    """NASWOT (Mellor et al. 2021, ICML): log|det K| of the binary ReLU codes' kernel.
+def naswot(model: nn.Module, ctx: MetricContext, hook: Sequence[str] = ("act",)) -> float:
+    """NASWOT (Mellor et al. 2021, ICML): log|det K| of the binary activation codes' kernel.
 
     K is an integer matrix, so a non-singular K has log|det K| >= 0; a singular one (two
-    samples with identical codes, no ReLU at all) scores the floor 0.
+    samples with identical codes, no activation hooked) scores the floor 0, with a warning.
     """
-    sign, logdet = torch.linalg.slogdet(naswot_kernel(model, ctx.inputs, hook))
-    return float(logdet) if float(sign) > 0 else float("nan")
+    modules = select_modules(model, hook)
+    if not modules:
+        ctx.warn(f"hooked no module (hook={list(hook)}): no unit codes the samples")
+    sign, logdet = torch.linalg.slogdet(naswot_kernel(model, ctx.inputs, modules))
+    if float(sign) > 0:
+        return float(logdet)
+    if modules:
+        ctx.warn("its kernel is singular: two samples share one binary code")
+    return float("nan")

@@ -5,6 +5,10 @@ count, over every post-activation neuron (ReLU in their nets; any activation her
 ``a > 0``), the distinct binary patterns it takes across the batch's samples: more distinct
 patterns = a more expressive net. reg-SWAP multiplies the count by
 ``exp(-(P - mu)² / sigma)``, P the parameters in thousands, steering towards a size.
+
+The count has two caps: a neuron's pattern over a batch of b samples is one of 2^b, and there
+are no more patterns than neurons. A count at either cap saturates (every larger net scores
+the same, or the score is the neuron count): it is said in a warning, not returned silently.
 """
 
 from __future__ import annotations
@@ -60,7 +64,19 @@ def swap(
     table = torch.cat(keys)
     table = table.squeeze(1) if table.shape[1] == 1 else table  # 1-D unique is much faster
     count = float(torch.unique(table, dim=0).shape[0])
+    _check_caps(ctx, count, len(table), ctx.inputs.shape[0])
     if mu is None:
         return count
     params_k = sum(p.numel() for p in model.parameters()) / 1e3
     return count * math.exp(-((params_k - mu) ** 2) / sigma)
+
+
+def _check_caps(ctx: MetricContext, count: float, neurons: int, batch: int) -> None:
+    """Warns when the count sits at a cap, where it no longer tells nets apart."""
+    if batch < 1024 and count >= 2.0**batch:
+        ctx.warn(
+            f"saturates: its count reached the 2^{batch} = {2**batch} patterns a batch of "
+            f"{batch} allows (a larger probe.batch_size lifts the cap)"
+        )
+    elif count >= neurons:
+        ctx.warn("saturates: every hooked neuron has a pattern of its own (count = neurons)")

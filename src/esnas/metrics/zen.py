@@ -75,5 +75,8 @@ def zen(model: nn.Module, ctx: MetricContext, alpha: float = 0.01) -> float:
     f2 = pre_gap_features(model, x + alpha * noise)
     delta = float((f1 - f2).abs().reshape(x.shape[0], -1).sum(1).mean())
     if delta <= 0:
+        ctx.warn("its pre-pooling features do not move with the input noise (a dead net?)")
         return float("nan")
+    if -math.inf in log_bn:
+        ctx.warn("a BatchNorm layer sees a constant input (log of a zero variance)")
     return math.log(delta) + math.fsum(log_bn)
