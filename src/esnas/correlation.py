@@ -244,7 +244,7 @@ def plot_correlations(
     plt.close(fig)
 
 
-def _scoring_minutes(settings: Mapping[str, Sequence[Path]]) -> float:
+def scoring_minutes(settings: Mapping[str, Sequence[Path]]) -> float:
     total = 0.0
     for path in {csv_path(p) for paths in settings.values() for p in paths}:
         with path.open(newline="") as f:
@@ -317,7 +317,7 @@ def write_report(
         "",
         *markdown_table(table, names, trait),
         "",
-        f"Scoring cost: {_scoring_minutes(settings):.0f} CPU-min (the score CSVs' `*_seconds`, "
+        f"Scoring cost: {scoring_minutes(settings):.0f} CPU-min (the score CSVs' `*_seconds`, "
         f"one thread). Written at commit {short_commit()}.",
         "",
         f"Command: `{command}`" if command else "",

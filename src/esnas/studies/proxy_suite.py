@@ -31,7 +31,7 @@ from typing import Any
 from scipy import stats
 
 from esnas.components import build
-from esnas.correlation import Correlation, correlations, csv_path, labels_of
+from esnas.correlation import Correlation, correlations, csv_path, labels_of, scoring_minutes
 from esnas.report import seed_agreement
 from esnas.studies.base import register_study
 from esnas.studies.common import committed_path, results_path, study_command
@@ -133,7 +133,7 @@ def proxy_suite(
     path = results_path(ctx, out)
     _write_csv(path.with_suffix(".csv"), table, chosen, labels)
     _heatmap(path.with_suffix(".png"), table, chosen)
-    hours = _scoring_hours(settings)
+    hours = scoring_minutes(settings) / 60
     text = _markdown(table, chosen, labels, ceilings, notes, hours, time.perf_counter() - t0)
     write_text_atomic(path.with_suffix(".md"), text)
     ctx.logger.log_image("proxy_suite", path.with_suffix(".png"))
@@ -260,16 +260,6 @@ def _write_csv(path: Path, table, chosen: Sequence[str], labels) -> None:
                 pick = statistics.fmean(c.pick) if c.pick else math.nan
                 tau = statistics.fmean(c.tau) if c.tau else math.nan
                 writer.writerow([name, col, c.n, _mean(c), tau, pick, _best(labels[col])])
-
-
-def _scoring_hours(settings: Mapping[str, Sequence[Path]]) -> float:
-    """Summed first-scoring seconds of every score CSV the table reads, in CPU-hours."""
-    total = 0.0
-    for path in {csv_path(p) for paths in settings.values() for p in paths}:
-        with path.open(newline="") as f:
-            for row in csv.DictReader(f):
-                total += sum(float(v) for k, v in row.items() if k.endswith("seconds") and v)
-    return total / 3600
 
 
 def _cell(corr: Correlation | None, n: int) -> str:
