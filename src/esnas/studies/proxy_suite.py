@@ -57,6 +57,7 @@ class Column:
     figure: str = "test/acc1"
     repeats: tuple[str, ...] = ()  # ground-truth keys of repeated trainings (the ceiling)
     extra: tuple[str, ...] = ()  # optional CSVs of other metrics on a subset of the archs
+    caveat: str = ""  # what a reader must know about the column's scores
 
 
 NB201_PROBE = "noise, batch 64 × 1 init, BN train (AZ-NAS's protocol; nb201_peers)"
@@ -98,6 +99,9 @@ SUITE: dict[str, Column] = {
         tuple(f"{RESULTS}/esformer_bench_scores_64{s}.csv" for s in ("", "_s1", "_s2")),
         "noise, batch 8 × 1 init at 64 px, probe seeds 0-2 (the ESFormer search's)",
         rows=f"{RESULTS}/esformer_bench_fmnist.csv",
+        caveat="`meco` and `naswot` (and every combination holding them) were scored before "
+        "their transformer fixes (meco's token axis, naswot's GELU units); "
+        "`make esformer-bench-scores` re-scores them",
     ),
 }  # fmt: skip
 # The default fitness, AZ-NAS's aggregate and the fitness candidates of nb201_fitness_choice.
@@ -319,7 +323,11 @@ def _footer(chosen, labels, ceilings) -> list[str]:
         + " |",
         "",
         "**Probe per column.**",
-        *(f"- {c}: {SUITE[c].probe}." for c in chosen),
+        *(
+            f"- {c}: {SUITE[c].probe}."
+            + (f" **Caveat:** {SUITE[c].caveat}." if SUITE[c].caveat else "")
+            for c in chosen
+        ),
     ]
 
 
