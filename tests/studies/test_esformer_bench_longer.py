@@ -52,6 +52,7 @@ def test_the_study_applies_its_decision_rule(run_config, tmp_path: Path, flip, v
     ])  # fmt: skip
     figures = run_task(cfg, "study", study_task)
     assert verdict in figures["decision"]
+    assert figures["decision"].startswith("provisional, 6 of the 40 planned genomes")
     assert figures["rho_e12"] == pytest.approx(-1.0 if flip else 1.0)
     text = out.with_suffix(".md").read_text()
     assert "| e12 | 6 |" in text and "Command: `esnas-study" in text

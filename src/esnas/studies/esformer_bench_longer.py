@@ -82,21 +82,30 @@ def esformer_bench_longer(
     longer: dict[str, str] | None = None,
     figure: str = "test/acc1",
     threshold: float = 0.8,
+    planned: int = 40,
     out: str = f"{RESULTS}/esformer_bench_longer",
     protocol: str = "experiments/protocols/esformer_bench_longer.md",
 ) -> dict[str, Any]:
     """The agreement table of the 3-epoch labels with each longer label, and the decision."""
     t0 = time.perf_counter()
     base_labels = load_labels(committed_path(base), figure)
-    others = {k: load_labels(committed_path(p), figure) for k, p in (longer or LONGER).items()}
+    paths = {k: committed_path(p) for k, p in (longer or LONGER).items()}
+    others = {k: load_labels(p, figure) for k, p in paths.items() if p.exists()}
+    if not others:
+        raise EsnasInputError(f"none of {', '.join(map(str, paths.values()))} exists yet")
     rows = [_row("3 epochs (12k)", base_labels, base_labels)]
     rows += [_row(name, labels, base_labels) for name, labels in others.items()]
     first = next(iter(others))
     decision = _decision(rows[1]["rho"], threshold, first)
+    if rows[1]["n"] < planned:
+        decision = f"provisional, {rows[1]['n']} of the {planned} planned genomes: {decision}"
     path = results_path(ctx, out)
     _write_csv(path.with_suffix(".csv"), rows)
     _plot(path.with_suffix(".png"), base_labels, others)
+    pending = [k for k, p in paths.items() if not p.exists()]
     text = _markdown(rows, decision, committed_path(protocol), time.perf_counter() - t0)
+    if pending:
+        text += f"\nNot trained yet (no rows): {', '.join(pending)}.\n"
     write_text_atomic(path.with_suffix(".md"), text)
     ctx.logger.log_image("esformer_bench_longer", path.with_suffix(".png"))
     ctx.logger.log_table("esformer_bench_longer", list(rows[0]), [list(r.values()) for r in rows])
